@@ -1,0 +1,43 @@
+//! The command line.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "tokengate",
+    version,
+    about = "A JWT authorizer for Envoy ext_authz and nginx auth_request"
+)]
+pub struct Cli {
+    /// Log line format on stderr (level from RUST_LOG, default info).
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the authorizer.
+    Serve {
+        /// The YAML config file.
+        #[arg(long, env = "TOKENGATE_CONFIG", required_unless_present = "dev")]
+        config: Option<PathBuf>,
+        /// Run with no config: a built-in development issuer and an authorizer that trusts it.
+        #[arg(long)]
+        dev: bool,
+    },
+    /// Parse and validate a config file: a summary and exit 0, or every error and exit 1.
+    CheckConfig {
+        #[arg(long, env = "TOKENGATE_CONFIG")]
+        config: PathBuf,
+    },
+}

@@ -1,0 +1,148 @@
+//! Fetching an issuer's JWKS over HTTP: discovery, timeouts, a body limit, https only.
+
+use std::time::Duration;
+
+use jsonwebtoken::jwk::Jwk;
+use reqwest::{Client, StatusCode, Url, redirect};
+use serde::Deserialize;
+
+use super::key::Key;
+use crate::config::is_loopback;
+
+/// The largest JWKS or discovery document read.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+const TIMEOUT: Duration = Duration::from_secs(10);
+const MAX_REDIRECTS: usize = 3;
+
+/// Why a fetch failed. Shown in `/readyz` and logs; the old keys stay in use.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    #[error("request to {url} failed: {source}")]
+    Http { url: Url, source: reqwest::Error },
+    #[error("{url} answered {status}")]
+    Status { url: Url, status: StatusCode },
+    #[error("{url} sent more than {MAX_BODY_BYTES} bytes")]
+    TooLarge { url: Url },
+    #[error("{url} did not send a JWK Set: {reason}")]
+    NotAJwkSet { url: Url, reason: String },
+    #[error("{url} holds no usable signing key")]
+    NoUsableKey { url: Url },
+    #[error("`{0}` is not an https URL (http:// only to a loopback host)")]
+    Insecure(String),
+}
+
+/// The one HTTP client of the process, shared by every key set.
+#[derive(Clone, Debug)]
+pub struct Fetcher {
+    client: Client,
+}
+
+impl Fetcher {
+    pub fn new() -> Result<Fetcher, reqwest::Error> {
+        let policy = redirect::Policy::custom(|attempt| {
+            if attempt.previous().len() >= MAX_REDIRECTS {
+                attempt.error("too many redirects")
+            } else if !secure(attempt.url()) {
+                attempt.error("redirect to an insecure URL")
+            } else {
+                attempt.follow()
+            }
+        });
+        let client = Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .timeout(TIMEOUT)
+            .redirect(policy)
+            .user_agent(concat!("tokengate/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Fetcher { client })
+    }
+
+    /// The JWKS URL of an issuer: OIDC discovery's `jwks_uri`, else `/.well-known/jwks.json`.
+    pub async fn discover(&self, issuer: &str) -> Result<Url, FetchError> {
+        let base = issuer.trim_end_matches('/');
+        let discovery = parse_url(&format!("{base}/.well-known/openid-configuration"))?;
+        #[derive(Deserialize)]
+        struct Discovery {
+            jwks_uri: String,
+        }
+        if let Ok(body) = self.get(&discovery).await
+            && let Ok(d) = serde_json::from_slice::<Discovery>(&body)
+        {
+            return parse_url(&d.jwks_uri);
+        }
+        parse_url(&format!("{base}/.well-known/jwks.json"))
+    }
+
+    /// Fetches and parses a JWK Set, skipping entries that cannot verify anything.
+    pub async fn keys(&self, url: &Url) -> Result<Vec<Key>, FetchError> {
+        let body = self.get(url).await?;
+        parse_jwks(&body).map_err(|reason| match reason {
+            None => FetchError::NoUsableKey { url: url.clone() },
+            Some(reason) => FetchError::NotAJwkSet {
+                url: url.clone(),
+                reason,
+            },
+        })
+    }
+
+    async fn get(&self, url: &Url) -> Result<Vec<u8>, FetchError> {
+        let http = |source| FetchError::Http {
+            url: url.clone(),
+            source,
+        };
+        let mut resp = self.client.get(url.clone()).send().await.map_err(http)?;
+        if resp.status() != StatusCode::OK {
+            return Err(FetchError::Status {
+                url: url.clone(),
+                status: resp.status(),
+            });
+        }
+        if resp
+            .content_length()
+            .is_some_and(|n| n > MAX_BODY_BYTES as u64)
+        {
+            return Err(FetchError::TooLarge { url: url.clone() });
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = resp.chunk().await.map_err(http)? {
+            if body.len() + chunk.len() > MAX_BODY_BYTES {
+                return Err(FetchError::TooLarge { url: url.clone() });
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
+    }
+}
+
+/// Keys of a JWK Set document. `Err(None)`: a set with no usable key; `Err(Some)`: not a set.
+pub fn parse_jwks(body: &[u8]) -> Result<Vec<Key>, Option<String>> {
+    #[derive(Deserialize)]
+    struct Set {
+        keys: Vec<serde_json::Value>,
+    }
+    let set: Set = serde_json::from_slice(body).map_err(|e| Some(e.to_string()))?;
+    let keys: Vec<Key> = set
+        .keys
+        .into_iter()
+        .filter_map(|v| serde_json::from_value::<Jwk>(v).ok())
+        .filter_map(|jwk| Key::from_jwk(&jwk).ok())
+        .collect();
+    if keys.is_empty() { Err(None) } else { Ok(keys) }
+}
+
+fn secure(url: &Url) -> bool {
+    url.scheme() == "https" || (url.scheme() == "http" && is_loopback(url))
+}
+
+fn parse_url(text: &str) -> Result<Url, FetchError> {
+    Url::parse(text)
+        .ok()
+        .filter(secure)
+        .ok_or_else(|| FetchError::Insecure(text.to_owned()))
+}
+
+/// A configured JWKS URL (already checked by config validation).
+pub fn configured(text: &str) -> Result<Url, FetchError> {
+    parse_url(text)
+}

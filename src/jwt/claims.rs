@@ -1,0 +1,323 @@
+//! Claims, read after the signature verifies: their types, API Gateway's checks, scopes, and the
+//! values forwarded upstream in claim headers.
+
+use serde_json::{Map, Value};
+
+use super::TokenUse;
+use crate::decision::Reason;
+
+/// What an authorizer requires of the claims.
+#[derive(Debug, Clone)]
+pub struct Rules<'a> {
+    pub issuer: &'a str,
+    pub audience: &'a [String],
+    pub token_use: Option<TokenUse>,
+    pub clock_skew: f64,
+}
+
+/// The time claims, kept with a cached verdict so a hit re-checks them.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Times {
+    pub exp: f64,
+    pub nbf: Option<f64>,
+    pub iat: Option<f64>,
+}
+
+impl Times {
+    /// `exp` after now; `nbf` and `iat` not after now; each with `skew` seconds of leeway.
+    pub fn check(&self, now: f64, skew: f64) -> Result<(), Reason> {
+        if self.exp + skew <= now {
+            return Err(Reason::Expired);
+        }
+        let future = |t: Option<f64>| t.is_some_and(|t| t - skew > now);
+        if future(self.nbf) || future(self.iat) {
+            return Err(Reason::NotYetValid);
+        }
+        Ok(())
+    }
+}
+
+/// Checks claims in the SPEC's order: types, `iss`, `aud`/`client_id`, time, `token_use`.
+pub fn check(claims: &Map<String, Value>, rules: &Rules<'_>, now: f64) -> Result<Times, Reason> {
+    let iss = string(claims, "iss")?.ok_or(Reason::Malformed)?;
+    let client_id = string(claims, "client_id")?;
+    let token_use = string(claims, "token_use")?;
+    let aud = audiences(claims)?;
+    let times = Times {
+        exp: number(claims, "exp")?.ok_or(Reason::Malformed)?,
+        nbf: number(claims, "nbf")?,
+        iat: number(claims, "iat")?,
+    };
+    // Cognito access tokens carry `client_id` and no `aud`: then `client_id` must be present.
+    if aud.is_none() && client_id.is_none() {
+        return Err(Reason::Malformed);
+    }
+    if rules.token_use.is_some() && token_use.is_none() {
+        return Err(Reason::Malformed);
+    }
+
+    if iss != rules.issuer {
+        return Err(Reason::WrongIssuer);
+    }
+    let audience_ok = match aud {
+        Some(list) => list.iter().any(|a| rules.audience.iter().any(|c| c == a)),
+        None => client_id.is_some_and(|id| rules.audience.iter().any(|c| c == id)),
+    };
+    if !audience_ok {
+        return Err(Reason::WrongAudience);
+    }
+    times.check(now, rules.clock_skew)?;
+    if let Some(want) = rules.token_use
+        && token_use != Some(want.as_str())
+    {
+        return Err(Reason::WrongTokenUse);
+    }
+    Ok(times)
+}
+
+/// The unverified `iss`, used only to pick among a route's authorizers.
+pub fn issuer(claims: &Map<String, Value>) -> Result<&str, Reason> {
+    string(claims, "iss")?.ok_or(Reason::Malformed)
+}
+
+fn string<'c>(claims: &'c Map<String, Value>, name: &str) -> Result<Option<&'c str>, Reason> {
+    match claims.get(name) {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(Reason::Malformed),
+    }
+}
+
+fn number(claims: &Map<String, Value>, name: &str) -> Result<Option<f64>, Reason> {
+    match claims.get(name) {
+        None => Ok(None),
+        Some(Value::Number(n)) => n.as_f64().map(Some).ok_or(Reason::Malformed),
+        Some(_) => Err(Reason::Malformed),
+    }
+}
+
+/// `aud` as a list: a string is a list of one; `null` or other types are malformed.
+fn audiences(claims: &Map<String, Value>) -> Result<Option<Vec<&str>>, Reason> {
+    match claims.get("aud") {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(vec![s.as_str()])),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|v| v.as_str().ok_or(Reason::Malformed))
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some),
+        Some(_) => Err(Reason::Malformed),
+    }
+}
+
+/// The union of `scope` and `scp`, each a space-separated string or an array of strings.
+pub fn scopes(claims: &Map<String, Value>) -> Vec<Box<str>> {
+    let mut out: Vec<Box<str>> = Vec::new();
+    for name in ["scope", "scp"] {
+        match claims.get(name) {
+            Some(Value::String(s)) => {
+                out.extend(s.split(' ').filter(|s| !s.is_empty()).map(Box::from))
+            }
+            Some(Value::Array(items)) => out.extend(
+                items
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .flat_map(|s| s.split(' '))
+                    .filter(|s| !s.is_empty())
+                    .map(Box::from),
+            ),
+            _ => {}
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// Whether `held` has at least one of `required`; an empty `required` asks for nothing.
+pub fn has_any_scope(held: &[Box<str>], required: &[String]) -> bool {
+    required.is_empty()
+        || required
+            .iter()
+            .any(|r| held.binary_search_by(|h| (**h).cmp(r.as_str())).is_ok())
+}
+
+/// A claim's value as a header value, or `None` when nothing should be forwarded.
+///
+/// The name is looked up whole first (`cognito:groups`), then as a dotted path into objects.
+/// Values carrying control characters other than tab are never forwarded.
+pub fn header_value(claims: &Map<String, Value>, name: &str) -> Option<String> {
+    let value = claims.get(name).or_else(|| {
+        let mut parts = name.split('.');
+        let first = claims.get(parts.next()?)?;
+        parts.try_fold(first, |v, p| v.as_object()?.get(p))
+    })?;
+    let text = match value {
+        Value::Null => return None,
+        Value::String(s) => s.clone(),
+        Value::Array(items) if items.is_empty() => return None,
+        Value::Array(items) => items
+            .iter()
+            .map(|v| match v {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join(","),
+        other => other.to_string(),
+    };
+    let clean = !text
+        .chars()
+        .any(|c| (c < ' ' && c != '\t') || c == '\u{7f}');
+    clean.then_some(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn obj(v: Value) -> Map<String, Value> {
+        match v {
+            Value::Object(m) => m,
+            _ => unreachable!("test claims are objects"),
+        }
+    }
+
+    const ISS: &str = "https://issuer.example";
+
+    fn rules(aud: &[String]) -> Rules<'_> {
+        Rules {
+            issuer: ISS,
+            audience: aud,
+            token_use: None,
+            clock_skew: 0.0,
+        }
+    }
+
+    #[test]
+    fn checks_run_in_order_and_name_the_first_failure() {
+        let aud = vec!["app".to_owned()];
+        let r = rules(&aud);
+        let ok = json!({"iss": ISS, "aud": "app", "exp": 200});
+        assert!(check(&obj(ok), &r, 100.0).is_ok());
+        let cases = [
+            (
+                json!({"iss": "x", "aud": "other", "exp": 1}),
+                Reason::WrongIssuer,
+            ),
+            (
+                json!({"iss": ISS, "aud": ["a", "b"], "exp": 1}),
+                Reason::WrongAudience,
+            ),
+            (
+                json!({"iss": ISS, "aud": "app", "exp": 100}),
+                Reason::Expired,
+            ),
+            (
+                json!({"iss": ISS, "aud": "app", "exp": 200, "nbf": 101}),
+                Reason::NotYetValid,
+            ),
+            (
+                json!({"iss": ISS, "aud": "app", "exp": 200, "iat": 100.5}),
+                Reason::NotYetValid,
+            ),
+            (json!({"iss": ISS, "aud": "app"}), Reason::Malformed),
+            (
+                json!({"iss": ISS, "aud": "app", "exp": "200"}),
+                Reason::Malformed,
+            ),
+            (
+                json!({"iss": ISS, "aud": null, "exp": 200}),
+                Reason::Malformed,
+            ),
+            (
+                json!({"iss": ISS, "aud": [1], "exp": 200}),
+                Reason::Malformed,
+            ),
+            (
+                json!({"iss": 5, "aud": "app", "exp": 200}),
+                Reason::Malformed,
+            ),
+            (json!({"iss": ISS, "exp": 200}), Reason::Malformed),
+        ];
+        for (claims, want) in cases {
+            assert_eq!(
+                check(&obj(claims.clone()), &r, 100.0).err(),
+                Some(want),
+                "{claims}"
+            );
+        }
+    }
+
+    #[test]
+    fn cognito_access_tokens_match_on_client_id_and_token_use() {
+        let aud = vec!["client123".to_owned()];
+        let mut r = rules(&aud);
+        r.token_use = Some(TokenUse::Access);
+        let access =
+            json!({"iss": ISS, "client_id": "client123", "token_use": "access", "exp": 200.5});
+        assert!(check(&obj(access), &r, 100.0).is_ok());
+        let id = json!({"iss": ISS, "aud": "client123", "token_use": "id", "exp": 200});
+        assert_eq!(
+            check(&obj(id), &r, 100.0).err(),
+            Some(Reason::WrongTokenUse)
+        );
+        let wrong = json!({"iss": ISS, "client_id": "other", "token_use": "access", "exp": 200});
+        assert_eq!(
+            check(&obj(wrong), &r, 100.0).err(),
+            Some(Reason::WrongAudience)
+        );
+        // `aud` present wins over `client_id`.
+        let both = json!({"iss": ISS, "aud": "x", "client_id": "client123", "token_use": "access", "exp": 200});
+        assert_eq!(
+            check(&obj(both), &r, 100.0).err(),
+            Some(Reason::WrongAudience)
+        );
+    }
+
+    #[test]
+    fn clock_skew_widens_every_time_check() {
+        let t = Times {
+            exp: 100.0,
+            nbf: Some(110.0),
+            iat: Some(105.0),
+        };
+        assert_eq!(t.check(103.0, 0.0), Err(Reason::Expired));
+        assert_eq!(t.check(103.0, 5.0), Err(Reason::NotYetValid));
+        assert_eq!(t.check(103.0, 10.0), Ok(()));
+    }
+
+    #[test]
+    fn scopes_union_scope_and_scp_in_both_shapes() {
+        let c = obj(json!({"scope": "a b", "scp": ["c", "d e"]}));
+        let held = scopes(&c);
+        assert_eq!(held.len(), 5);
+        assert!(has_any_scope(&held, &["x".into(), "e".into()]));
+        assert!(!has_any_scope(&held, &["x".into()]));
+        assert!(has_any_scope(&held, &[]));
+        assert!(scopes(&obj(json!({"scope": 5}))).is_empty());
+    }
+
+    #[test]
+    fn header_values_follow_the_spec_rendering() {
+        let c = obj(json!({
+            "sub": "u1", "n": 5, "b": true, "groups": ["a", "b"], "mixed": ["a", 1, null],
+            "empty": [], "nul": null, "address": {"country": "FR"}, "cognito:groups": ["g"],
+            "bad": "a\nb", "tab": "a\tb", "del": "a\u{7f}"
+        }));
+        let v = |n: &str| header_value(&c, n);
+        assert_eq!(v("sub").as_deref(), Some("u1"));
+        assert_eq!(v("n").as_deref(), Some("5"));
+        assert_eq!(v("b").as_deref(), Some("true"));
+        assert_eq!(v("groups").as_deref(), Some("a,b"));
+        assert_eq!(v("mixed").as_deref(), Some("a,1,null"));
+        assert_eq!(v("address").as_deref(), Some(r#"{"country":"FR"}"#));
+        assert_eq!(v("address.country").as_deref(), Some("FR"));
+        assert_eq!(v("cognito:groups").as_deref(), Some("g"));
+        assert_eq!(v("tab").as_deref(), Some("a\tb"));
+        for none in ["empty", "nul", "missing", "address.city", "bad", "del"] {
+            assert_eq!(v(none), None, "{none}");
+        }
+    }
+}

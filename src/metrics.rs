@@ -1,0 +1,102 @@
+//! Prometheus metrics: the SPEC's names, the recorder installed once per process, and the
+//! per-check record every transport calls.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+use crate::decision::Decision;
+
+pub const CHECKS: &str = "tokengate_checks_total";
+pub const CHECK_DURATION: &str = "tokengate_check_duration_seconds";
+pub const TOKEN_CACHE_REQUESTS: &str = "tokengate_token_cache_requests_total";
+pub const TOKEN_CACHE_ENTRIES: &str = "tokengate_token_cache_entries";
+pub const JWKS_REFRESHES: &str = "tokengate_jwks_refreshes_total";
+pub const JWKS_KEYS: &str = "tokengate_jwks_keys";
+pub const JWKS_AGE: &str = "tokengate_jwks_age_seconds";
+pub const CONFIG_RELOADS: &str = "tokengate_config_reloads_total";
+
+/// Latency buckets, 10 µs to 1 s.
+pub const BUCKETS: [f64; 16] = [
+    0.000_01, 0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025,
+    0.05, 0.1, 0.25, 0.5, 1.0,
+];
+
+/// Which front end answered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transport {
+    Grpc,
+    Http,
+}
+
+impl Transport {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transport::Grpc => "grpc",
+            Transport::Http => "http",
+        }
+    }
+}
+
+static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// Installs the process-wide recorder on first call and returns its handle.
+///
+/// If another recorder was installed first (a test harness), metrics go there and the handle
+/// renders an empty page rather than failing the server.
+pub fn install() -> PrometheusHandle {
+    HANDLE
+        .get_or_init(|| {
+            let builder = PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Full(CHECK_DURATION.to_owned()), &BUCKETS)
+                .unwrap_or_else(|_| PrometheusBuilder::new());
+            let recorder = builder.build_recorder();
+            let handle = recorder.handle();
+            if metrics::set_global_recorder(recorder).is_err() {
+                tracing::warn!("a metrics recorder was already installed");
+            }
+            describe();
+            handle
+        })
+        .clone()
+}
+
+fn describe() {
+    metrics::describe_counter!(
+        CHECKS,
+        "Authorization decisions, by transport, authorizer, decision and reason."
+    );
+    metrics::describe_histogram!(
+        CHECK_DURATION,
+        metrics::Unit::Seconds,
+        "Time to decide one check."
+    );
+    metrics::describe_counter!(
+        TOKEN_CACHE_REQUESTS,
+        "Verified-token cache lookups, by result."
+    );
+    metrics::describe_gauge!(TOKEN_CACHE_ENTRIES, "Verified tokens held in the cache.");
+    metrics::describe_counter!(JWKS_REFRESHES, "JWKS fetches, by authorizer and result.");
+    metrics::describe_gauge!(JWKS_KEYS, "Usable signing keys held, by authorizer.");
+    metrics::describe_gauge!(
+        JWKS_AGE,
+        "Seconds since the last successful JWKS fetch, by authorizer."
+    );
+    metrics::describe_counter!(CONFIG_RELOADS, "Configuration reloads, by result.");
+}
+
+/// Counts one decision and its latency.
+pub fn record_check(transport: Transport, decision: &Decision, elapsed: Duration) {
+    let verdict = if decision.is_allow() { "allow" } else { "deny" };
+    metrics::counter!(
+        CHECKS,
+        "transport" => transport.as_str(),
+        "authorizer" => decision.authorizer.clone(),
+        "decision" => verdict,
+        "reason" => decision.reason.as_str()
+    )
+    .increment(1);
+    metrics::histogram!(CHECK_DURATION, "transport" => transport.as_str(), "decision" => verdict)
+        .record(elapsed.as_secs_f64());
+}

@@ -1,0 +1,87 @@
+//! The admin listener: `/metrics`, `/healthz`, `/readyz`.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::State as Extract;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use metrics_exporter_prometheus::PrometheusHandle;
+use serde::Serialize;
+
+use crate::metrics as m;
+use crate::state::State;
+
+#[derive(Clone)]
+pub struct Admin {
+    pub state: Arc<State>,
+    pub metrics: PrometheusHandle,
+}
+
+pub fn router(admin: Admin) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .with_state(admin)
+}
+
+async fn metrics(Extract(admin): Extract<Admin>) -> Response {
+    // Gauges that describe "now" are brought up to date at scrape time.
+    metrics::gauge!(m::TOKEN_CACHE_ENTRIES).set(admin.state.cache().entry_count() as f64);
+    for a in &admin.state.snapshot().authorizers {
+        let status = a.keys.status();
+        let label = a.name.to_string();
+        metrics::gauge!(m::JWKS_KEYS, "authorizer" => label.clone()).set(status.keys as f64);
+        if let Some(age) = status.age {
+            metrics::gauge!(m::JWKS_AGE, "authorizer" => label).set(age.as_secs_f64());
+        }
+    }
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        admin.metrics.render(),
+    )
+        .into_response()
+}
+
+#[derive(Serialize)]
+struct Readiness {
+    ready: bool,
+    authorizers: BTreeMap<String, KeyStatus>,
+}
+
+#[derive(Serialize)]
+struct KeyStatus {
+    keys: usize,
+    age_seconds: Option<f64>,
+    last_error: Option<String>,
+}
+
+async fn readyz(Extract(admin): Extract<Admin>) -> Response {
+    let snap = admin.state.snapshot();
+    let authorizers: BTreeMap<String, KeyStatus> = snap
+        .authorizers
+        .iter()
+        .map(|a| {
+            let s = a.keys.status();
+            let status = KeyStatus {
+                keys: s.keys,
+                age_seconds: s.age.map(|d| (d.as_secs_f64() * 1000.0).round() / 1000.0),
+                last_error: s.last_error,
+            };
+            (a.name.to_string(), status)
+        })
+        .collect();
+    let ready = snap.is_ready();
+    let code = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (code, axum::Json(Readiness { ready, authorizers })).into_response()
+}

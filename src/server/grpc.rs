@@ -1,0 +1,223 @@
+//! Envoy's ext_authz gRPC `Check`: a `CheckRequest` in, the core's decision out as a
+//! `CheckResponse`. Every decision is a successful RPC; the verdict is in `status`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use prost_types::value::Kind;
+use tonic::{Request, Response, Status};
+
+use crate::clock;
+use crate::decision::Decision;
+use crate::gate;
+use crate::metrics::{Transport, record_check};
+use crate::pb::auth::authorization_server::Authorization;
+use crate::pb::auth::{
+    AttributeContext, CheckRequest, CheckResponse, DeniedHttpResponse, OkHttpResponse,
+    check_response::HttpResponse,
+};
+use crate::pb::core::{HeaderValue, HeaderValueOption, header_value_option::HeaderAppendAction};
+use crate::pb::google::rpc;
+use crate::pb::types::HttpStatus;
+use crate::server::denylog::DenyLog;
+use crate::state::State;
+
+/// The `envoy.service.auth.v3.Authorization` service.
+#[derive(Clone)]
+pub struct AuthService {
+    state: Arc<State>,
+    log: Arc<DenyLog>,
+}
+
+impl AuthService {
+    pub fn new(state: Arc<State>, log: Arc<DenyLog>) -> AuthService {
+        AuthService { state, log }
+    }
+}
+
+#[tonic::async_trait]
+impl Authorization for AuthService {
+    async fn check(
+        &self,
+        request: Request<CheckRequest>,
+    ) -> Result<Response<CheckResponse>, Status> {
+        let started = Instant::now();
+        let proxy = request.remote_addr();
+        let attributes = request.into_inner().attributes.unwrap_or_default();
+        let http = attributes.request.as_ref().and_then(|r| r.http.as_ref());
+        let raw_headers;
+        let headers = match http {
+            Some(h) if h.headers.is_empty() && h.header_map.is_some() => {
+                raw_headers = header_map(h.header_map.as_ref());
+                &raw_headers
+            }
+            Some(h) => &h.headers,
+            None => {
+                raw_headers = HashMap::new();
+                &raw_headers
+            }
+        };
+        let input = gate::Request {
+            method: http.map_or("", |h| h.method.as_str()),
+            path: http.map_or("", |h| h.path.as_str()),
+            headers,
+            context: Some(&attributes.context_extensions),
+        };
+        let decision = gate::check(&self.state, &input, clock::now()).await;
+        record_check(Transport::Grpc, &decision, started.elapsed());
+        if !decision.is_allow() {
+            let client = client_address(&attributes).or_else(|| proxy.map(|a| a.ip().to_string()));
+            self.log
+                .denied(Transport::Grpc, &decision, client.as_deref());
+        }
+        Ok(Response::new(response(&decision)))
+    }
+}
+
+/// Envoy's `encode_raw_headers` mode sends `header_map` instead of `headers`.
+fn header_map(map: Option<&crate::pb::core::HeaderMap>) -> HashMap<String, String> {
+    map.map(|m| {
+        m.headers
+            .iter()
+            .filter_map(|h| {
+                let value = if h.raw_value.is_empty() {
+                    h.value.clone()
+                } else {
+                    String::from_utf8(h.raw_value.clone()).ok()?
+                };
+                Some((h.key.to_ascii_lowercase(), value))
+            })
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
+fn client_address(attributes: &AttributeContext) -> Option<String> {
+    use crate::pb::core::address::Address as A;
+    let address = attributes
+        .source
+        .as_ref()?
+        .address
+        .as_ref()?
+        .address
+        .as_ref()?;
+    match address {
+        A::SocketAddress(s) => Some(s.address.clone()),
+        _ => None,
+    }
+}
+
+/// Renders a decision as Envoy expects it.
+pub fn response(decision: &Decision) -> CheckResponse {
+    let wire = decision.wire();
+    let status = Some(rpc::Status {
+        code: wire.grpc_code,
+        ..Default::default()
+    });
+    if decision.is_allow() {
+        let headers = decision
+            .set_headers
+            .iter()
+            .map(|(k, v)| header(k, v, HeaderAppendAction::OverwriteIfExistsOrAdd))
+            .collect();
+        CheckResponse {
+            status,
+            http_response: Some(HttpResponse::OkResponse(OkHttpResponse {
+                headers,
+                headers_to_remove: decision
+                    .remove_headers
+                    .iter()
+                    .map(|h| h.to_string())
+                    .collect(),
+                query_parameters_to_remove: decision
+                    .remove_query
+                    .iter()
+                    .map(|q| q.to_string())
+                    .collect(),
+                ..Default::default()
+            })),
+            dynamic_metadata: metadata(decision),
+        }
+    } else {
+        let mut headers = vec![header(
+            "content-type",
+            "application/json",
+            HeaderAppendAction::OverwriteIfExistsOrAdd,
+        )];
+        if let Some(challenge) = decision.challenge() {
+            headers.push(header(
+                "www-authenticate",
+                &challenge,
+                HeaderAppendAction::OverwriteIfExistsOrAdd,
+            ));
+        }
+        CheckResponse {
+            status,
+            http_response: Some(HttpResponse::DeniedResponse(DeniedHttpResponse {
+                status: Some(HttpStatus {
+                    code: i32::from(wire.http_status),
+                }),
+                headers,
+                body: wire.body.to_owned(),
+            })),
+            dynamic_metadata: None,
+        }
+    }
+}
+
+fn header(key: &str, value: &str, action: HeaderAppendAction) -> HeaderValueOption {
+    HeaderValueOption {
+        header: Some(HeaderValue {
+            key: key.to_owned(),
+            value: value.to_owned(),
+            ..Default::default()
+        }),
+        append_action: action as i32,
+        ..Default::default()
+    }
+}
+
+/// `authorizer`, `route` and the verified `claims`, for later filters and access logs.
+fn metadata(decision: &Decision) -> Option<prost_types::Struct> {
+    let claims = decision.claims.as_ref()?;
+    let mut fields = std::collections::BTreeMap::new();
+    fields.insert("authorizer".to_owned(), string(&decision.authorizer));
+    if let Some(route) = &decision.route {
+        fields.insert("route".to_owned(), string(route));
+    }
+    let claims = claims
+        .iter()
+        .map(|(k, v)| (k.clone(), to_value(v)))
+        .collect();
+    fields.insert(
+        "claims".to_owned(),
+        prost_types::Value {
+            kind: Some(Kind::StructValue(prost_types::Struct { fields: claims })),
+        },
+    );
+    Some(prost_types::Struct { fields })
+}
+
+fn string(s: &str) -> prost_types::Value {
+    prost_types::Value {
+        kind: Some(Kind::StringValue(s.to_owned())),
+    }
+}
+
+fn to_value(v: &serde_json::Value) -> prost_types::Value {
+    use serde_json::Value as J;
+    let kind = match v {
+        J::Null => Kind::NullValue(0),
+        J::Bool(b) => Kind::BoolValue(*b),
+        J::Number(n) => Kind::NumberValue(n.as_f64().unwrap_or(0.0)),
+        J::String(s) => Kind::StringValue(s.clone()),
+        J::Array(items) => Kind::ListValue(prost_types::ListValue {
+            values: items.iter().map(to_value).collect(),
+        }),
+        J::Object(map) => Kind::StructValue(prost_types::Struct {
+            fields: map.iter().map(|(k, v)| (k.clone(), to_value(v))).collect(),
+        }),
+    };
+    prost_types::Value { kind: Some(kind) }
+}

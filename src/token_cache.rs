@@ -1,0 +1,136 @@
+//! The verified-token cache: a repeated token costs a SHA-256 and a lookup, not a signature.
+//!
+//! Entries are keyed by SHA-256 of the authorizer's fingerprint and the token, so a verdict is
+//! never reused by another authorizer or after that authorizer's rules change. An entry lives
+//! until the token's `exp` or `max_ttl`, whichever is first, and dies with its signing key.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use moka::sync::Cache;
+use ring::digest;
+use serde_json::{Map, Value};
+
+use crate::config;
+use crate::jwks::Key;
+use crate::jwt::claims::Times;
+
+/// What a verification established, kept for the token's next visit.
+#[derive(Debug)]
+pub struct Verified {
+    pub times: Times,
+    /// Sorted, for binary search.
+    pub scopes: Box<[Box<str>]>,
+    /// Claim headers for the upstream request, rendered once.
+    pub headers: Arc<[(Arc<str>, String)]>,
+    pub claims: Arc<Map<String, Value>>,
+    /// The key that verified the signature; a retired key voids the entry.
+    pub key: Arc<Key>,
+    ttl: Duration,
+}
+
+impl Verified {
+    pub fn new(
+        times: Times,
+        scopes: Vec<Box<str>>,
+        headers: Vec<(Arc<str>, String)>,
+        claims: Map<String, Value>,
+        key: Arc<Key>,
+    ) -> Verified {
+        Verified {
+            times,
+            scopes: scopes.into(),
+            headers: headers.into(),
+            claims: Arc::new(claims),
+            key,
+            ttl: Duration::ZERO,
+        }
+    }
+}
+
+pub type CacheKey = [u8; 32];
+
+/// Bounded and concurrent (moka); `None` inside when `cache.tokens` is 0.
+pub struct TokenCache {
+    inner: Option<Cache<CacheKey, Arc<Verified>>>,
+    max_ttl: Duration,
+    settings: config::Cache,
+}
+
+struct UntilExpiry;
+
+impl moka::Expiry<CacheKey, Arc<Verified>> for UntilExpiry {
+    fn expire_after_create(&self, _: &CacheKey, v: &Arc<Verified>, _: Instant) -> Option<Duration> {
+        Some(v.ttl)
+    }
+}
+
+impl TokenCache {
+    pub fn new(settings: &config::Cache) -> TokenCache {
+        let inner = (settings.tokens > 0).then(|| {
+            Cache::builder()
+                .max_capacity(settings.tokens)
+                .expire_after(UntilExpiry)
+                .build()
+        });
+        TokenCache {
+            inner,
+            max_ttl: settings.max_ttl,
+            settings: settings.clone(),
+        }
+    }
+
+    pub fn settings(&self) -> &config::Cache {
+        &self.settings
+    }
+
+    pub fn is_enabled(&self) -> bool {
+        self.inner.is_some()
+    }
+
+    /// SHA-256 over the authorizer fingerprint and the token.
+    pub fn key(namespace: &[u8; 32], token: &str) -> CacheKey {
+        let mut ctx = digest::Context::new(&digest::SHA256);
+        ctx.update(namespace);
+        ctx.update(token.as_bytes());
+        let mut out = [0; 32];
+        out.copy_from_slice(ctx.finish().as_ref());
+        out
+    }
+
+    /// A live entry. One whose signing key has left the JWKS is dropped and not returned.
+    pub fn get(&self, key: &CacheKey) -> Option<Arc<Verified>> {
+        let cache = self.inner.as_ref()?;
+        let hit = cache.get(key)?;
+        if hit.key.is_retired() {
+            cache.invalidate(key);
+            return None;
+        }
+        Some(hit)
+    }
+
+    /// Stores a verdict until `exp` or `max_ttl`; a token about to expire is not stored.
+    pub fn insert(&self, key: CacheKey, mut verified: Verified, now: f64) -> Arc<Verified> {
+        let left = verified.times.exp - now;
+        let ttl = if left.is_finite() && left > 0.0 {
+            Duration::from_secs_f64(left.min(self.max_ttl.as_secs_f64()))
+        } else {
+            Duration::ZERO
+        };
+        verified.ttl = ttl;
+        let verified = Arc::new(verified);
+        if let Some(cache) = &self.inner
+            && ttl >= Duration::from_millis(1)
+        {
+            cache.insert(key, verified.clone());
+        }
+        verified
+    }
+
+    pub fn entry_count(&self) -> u64 {
+        self.inner.as_ref().map_or(0, |c| {
+            c.run_pending_tasks();
+            c.entry_count()
+        })
+    }
+}
