@@ -1,0 +1,316 @@
+//! Test harness: keys and tokens made at run time, a JWKS server the test controls on
+//! `127.0.0.1:0`, and the real tokengate server on loopback with a real gRPC client.
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State as Extract;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde_json::{Value, json};
+use tokengate::config::Config;
+use tokengate::dev::Signer;
+use tokengate::jwt::Alg;
+use tokengate::pb::auth::attribute_context::{HttpRequest, Request as AttrRequest};
+use tokengate::pb::auth::authorization_client::AuthorizationClient;
+use tokengate::pb::auth::{AttributeContext, CheckRequest, CheckResponse};
+use tokengate::state::State;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tonic::transport::Channel;
+
+/// How the test JWKS server answers.
+#[derive(Clone, Debug)]
+pub enum Mode {
+    Keys,
+    Status(u16),
+    Body(String),
+    Slow(Duration),
+}
+
+struct Jwks {
+    keys: Mutex<Vec<Value>>,
+    mode: Mutex<Mode>,
+    hits: AtomicUsize,
+}
+
+/// A JWKS endpoint at `{url}/.well-known/jwks.json`, also its issuer's OIDC discovery.
+#[derive(Clone)]
+pub struct JwksServer {
+    pub url: String,
+    inner: Arc<Jwks>,
+}
+
+impl JwksServer {
+    pub async fn start(keys: &[&Signer]) -> JwksServer {
+        let inner = Arc::new(Jwks {
+            keys: Mutex::new(keys.iter().map(|s| s.jwk()).collect()),
+            mode: Mutex::new(Mode::Keys),
+            hits: AtomicUsize::new(0),
+        });
+        let app = Router::new()
+            .route("/.well-known/jwks.json", get(jwks))
+            .with_state(inner.clone());
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        JwksServer {
+            url: format!("http://{addr}"),
+            inner,
+        }
+    }
+
+    /// Publishes exactly these keys.
+    pub fn set_keys(&self, keys: &[&Signer]) {
+        *self.inner.keys.lock().unwrap() = keys.iter().map(|s| s.jwk()).collect();
+    }
+
+    pub fn set_raw_keys(&self, keys: Vec<Value>) {
+        *self.inner.keys.lock().unwrap() = keys;
+    }
+
+    pub fn set_mode(&self, mode: Mode) {
+        *self.inner.mode.lock().unwrap() = mode;
+    }
+
+    /// JWKS requests served so far.
+    pub fn hits(&self) -> usize {
+        self.inner.hits.load(Ordering::SeqCst)
+    }
+}
+
+async fn jwks(Extract(j): Extract<Arc<Jwks>>) -> Response {
+    j.hits.fetch_add(1, Ordering::SeqCst);
+    let mode = j.mode.lock().unwrap().clone();
+    match mode {
+        Mode::Keys => {
+            let keys = j.keys.lock().unwrap().clone();
+            axum::Json(json!({ "keys": keys })).into_response()
+        }
+        Mode::Status(code) => StatusCode::from_u16(code).unwrap().into_response(),
+        Mode::Body(body) => body.into_response(),
+        Mode::Slow(d) => {
+            tokio::time::sleep(d).await;
+            let keys = j.keys.lock().unwrap().clone();
+            axum::Json(json!({ "keys": keys })).into_response()
+        }
+    }
+}
+
+pub fn signer(alg: Alg, kid: &str) -> Signer {
+    Signer::generate(alg, kid).unwrap()
+}
+
+pub fn now() -> f64 {
+    tokengate::clock::now().floor()
+}
+
+/// Claims valid for an hour from `iss` for audience `aud`.
+pub fn claims(iss: &str, aud: &str) -> Value {
+    json!({"iss": iss, "aud": aud, "sub": "user-1", "exp": now() + 3600.0, "iat": now() - 10.0})
+}
+
+/// A running tokengate on loopback.
+pub struct Tokengate {
+    pub state: Arc<State>,
+    pub grpc: SocketAddr,
+    pub http: SocketAddr,
+    pub admin: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    done: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Tokengate {
+    /// Starts the real server with `yaml` (listen addresses are replaced by `127.0.0.1:0`).
+    pub async fn start(yaml: &str) -> Tokengate {
+        let mut config = Config::parse(yaml).unwrap_or_else(|e| panic!("{e}"));
+        let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
+        config.listen.grpc = any;
+        config.listen.http = any;
+        config.listen.admin = any;
+        let listeners = tokengate::server::Listeners::bind(&config.listen).await.unwrap();
+        let (grpc, http, admin) = listeners.addrs().unwrap();
+        let state = State::new(config, tokengate::jwks::Fetcher::new().unwrap());
+        let metrics = tokengate::metrics::install();
+        let (tx, rx) = oneshot::channel::<()>();
+        let run_state = state.clone();
+        let done = tokio::spawn(async move {
+            tokengate::server::run(run_state, listeners, metrics, None, async {
+                let _ = rx.await;
+            })
+            .await
+            .unwrap();
+        });
+        Tokengate {
+            state,
+            grpc,
+            http,
+            admin,
+            stop: Some(tx),
+            done: Some(done),
+        }
+    }
+
+    /// Waits until every authorizer has keys.
+    pub async fn ready(self) -> Tokengate {
+        for _ in 0..500 {
+            if self.state.snapshot().is_ready() {
+                return self;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("tokengate did not load keys in 5 s");
+    }
+
+    pub async fn client(&self) -> AuthorizationClient<Channel> {
+        AuthorizationClient::connect(format!("http://{}", self.grpc))
+            .await
+            .unwrap()
+    }
+
+    pub async fn shutdown(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(done) = self.done.take() {
+            done.await.unwrap();
+        }
+    }
+}
+
+/// A `CheckRequest` as Envoy sends it.
+pub fn check_request(method: &str, path: &str, headers: &[(&str, &str)]) -> CheckRequest {
+    check_request_with(method, path, headers, &[])
+}
+
+pub fn check_request_with(
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    context: &[(&str, &str)],
+) -> CheckRequest {
+    let headers: HashMap<String, String> = headers
+        .iter()
+        .map(|(k, v)| (k.to_ascii_lowercase(), (*v).to_owned()))
+        .collect();
+    CheckRequest {
+        attributes: Some(AttributeContext {
+            request: Some(AttrRequest {
+                http: Some(HttpRequest {
+                    method: method.to_owned(),
+                    path: path.to_owned(),
+                    headers,
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            context_extensions: context
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+            ..Default::default()
+        }),
+    }
+}
+
+pub fn bearer(token: &str) -> String {
+    format!("Bearer {token}")
+}
+
+/// What a `CheckResponse` says, flattened for assertions.
+#[derive(Debug)]
+pub struct Verdict {
+    pub grpc_code: i32,
+    pub http_status: Option<i32>,
+    pub body: String,
+    pub denied_headers: HashMap<String, String>,
+    pub set: HashMap<String, String>,
+    /// `append_action` of each set header.
+    pub actions: HashMap<String, i32>,
+    pub removed: Vec<String>,
+    pub metadata: Option<prost_types::Struct>,
+}
+
+pub fn verdict(resp: CheckResponse) -> Verdict {
+    use tokengate::pb::auth::check_response::HttpResponse;
+    let grpc_code = resp.status.as_ref().map_or(-1, |s| s.code);
+    let mut v = Verdict {
+        grpc_code,
+        http_status: None,
+        body: String::new(),
+        denied_headers: HashMap::new(),
+        set: HashMap::new(),
+        actions: HashMap::new(),
+        removed: Vec::new(),
+        metadata: resp.dynamic_metadata,
+    };
+    match resp.http_response {
+        Some(HttpResponse::DeniedResponse(d)) => {
+            v.http_status = d.status.map(|s| s.code);
+            v.body = d.body;
+            for h in d.headers {
+                let hv = h.header.unwrap();
+                v.denied_headers.insert(hv.key, hv.value);
+            }
+        }
+        Some(HttpResponse::OkResponse(ok)) => {
+            for h in ok.headers {
+                let hv = h.header.unwrap();
+                v.actions.insert(hv.key.clone(), h.append_action);
+                v.set.insert(hv.key, hv.value);
+            }
+            v.removed = ok.headers_to_remove;
+        }
+        None => {}
+    }
+    v
+}
+
+/// Sends one check and flattens the answer; the RPC itself must succeed.
+pub async fn check(client: &mut AuthorizationClient<Channel>, req: CheckRequest) -> Verdict {
+    verdict(client.check(req).await.expect("Check RPC succeeds").into_inner())
+}
+
+/// Decides a request through the core directly (no sockets but the JWKS server's).
+pub async fn decide(
+    state: &State,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> tokengate::decision::Decision {
+    decide_with(state, method, path, headers, None).await
+}
+
+pub async fn decide_with(
+    state: &State,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    context: Option<&HashMap<String, String>>,
+) -> tokengate::decision::Decision {
+    let headers: HashMap<String, String> = headers
+        .iter()
+        .map(|(k, v)| (k.to_ascii_lowercase(), (*v).to_owned()))
+        .collect();
+    let req = tokengate::gate::Request {
+        method,
+        path,
+        headers: &headers,
+        context,
+    };
+    tokengate::gate::check(state, &req, tokengate::clock::now()).await
+}
+
+/// The reason the core gives for a bearer token on `GET path`.
+pub async fn reason_for(state: &State, path: &str, token: &str) -> tokengate::decision::Reason {
+    decide(state, "GET", path, &[("authorization", &bearer(token))])
+        .await
+        .reason
+}
