@@ -52,8 +52,16 @@ async fn world() -> World {
     let es = signer(Alg::ES256, "partner-es");
     let jwks = JwksServer::start(&[&rs]).await;
     let jwks2 = JwksServer::start(&[&es]).await;
-    let tg = Tokengate::start(&config(&jwks.url, &jwks2.url)).await.ready().await;
-    World { jwks, jwks2, rs, tg }
+    let tg = Tokengate::start(&config(&jwks.url, &jwks2.url))
+        .await
+        .ready()
+        .await;
+    World {
+        jwks,
+        jwks2,
+        rs,
+        tg,
+    }
 }
 
 #[tokio::test]
@@ -62,11 +70,21 @@ async fn a_valid_token_is_verified_and_sets_claim_headers() {
     let mut c = claims(&w.jwks.url, "api");
     c["address"] = json!({"country": "FR"});
     let token = w.rs.sign(&c);
-    let d = decide(&w.tg.state, "GET", "/anything", &[("authorization", &bearer(&token))]).await;
+    let d = decide(
+        &w.tg.state,
+        "GET",
+        "/anything",
+        &[("authorization", &bearer(&token))],
+    )
+    .await;
     assert_eq!(d.reason, Reason::Verified);
     assert_eq!(&*d.authorizer, "main");
     assert_eq!(d.route.as_deref(), Some("ANY /{proxy+}"));
-    let set: HashMap<_, _> = d.set_headers.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+    let set: HashMap<_, _> = d
+        .set_headers
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect();
     assert_eq!(set.get("x-user-id").map(String::as_str), Some("user-1"));
     assert_eq!(set.get("x-country").map(String::as_str), Some("FR"));
     // Headers only other authorizers set are removed, so a client cannot forge them.
@@ -90,14 +108,29 @@ async fn every_deny_reason_is_reached_by_the_token_that_deserves_it() {
     let cases = [
         (w.rs.sign(&good), Reason::Verified),
         ("not.a.token".to_owned(), Reason::Malformed),
-        (w.rs.sign_raw(br#"{"alg":"none"}"#, good.to_string().as_bytes()), Reason::AlgNotAllowed),
+        (
+            w.rs.sign_raw(br#"{"alg":"none"}"#, good.to_string().as_bytes()),
+            Reason::AlgNotAllowed,
+        ),
         (signer(Alg::RS256, "nope").sign(&good), Reason::UnknownKey),
         (other.sign(&good), Reason::BadSignature),
-        (w.rs.sign(&with("iss", json!("https://evil.example"))), Reason::WrongIssuer),
-        (w.rs.sign(&with("aud", json!("someone-else"))), Reason::WrongAudience),
+        (
+            w.rs.sign(&with("iss", json!("https://evil.example"))),
+            Reason::WrongIssuer,
+        ),
+        (
+            w.rs.sign(&with("aud", json!("someone-else"))),
+            Reason::WrongAudience,
+        ),
         (w.rs.sign(&with("exp", json!(now() - 1.0))), Reason::Expired),
-        (w.rs.sign(&with("nbf", json!(now() + 60.0))), Reason::NotYetValid),
-        (w.rs.sign(&with("iat", json!(now() + 60.0))), Reason::NotYetValid),
+        (
+            w.rs.sign(&with("nbf", json!(now() + 60.0))),
+            Reason::NotYetValid,
+        ),
+        (
+            w.rs.sign(&with("iat", json!(now() + 60.0))),
+            Reason::NotYetValid,
+        ),
         (w.rs.sign(&with("exp", json!("soon"))), Reason::Malformed),
         // kid of an RSA key with an EC alg: no key fits.
         (es.sign(&good), Reason::UnknownKey),
@@ -108,12 +141,25 @@ async fn every_deny_reason_is_reached_by_the_token_that_deserves_it() {
     let none = decide(st, "GET", "/x", &[]).await;
     assert_eq!(none.reason, Reason::MissingToken);
     assert_eq!(&*none.authorizer, "main");
-    let scoped = reason_for(st, "/scoped", &w.rs.sign(&with("scope", json!("users/write")))).await;
+    let scoped = reason_for(
+        st,
+        "/scoped",
+        &w.rs.sign(&with("scope", json!("users/write"))),
+    )
+    .await;
     assert_eq!(scoped, Reason::InsufficientScope);
     let public = decide(st, "GET", "/health", &[]).await;
-    assert_eq!((public.reason, &*public.authorizer), (Reason::Public, "none"));
-    let token_use = w.rs.sign(&json!({"iss": iss, "client_id": "cognito-client", "token_use": "id", "exp": now() + 60.0}));
-    assert_eq!(reason_for(st, "/access", &token_use).await, Reason::WrongTokenUse);
+    assert_eq!(
+        (public.reason, &*public.authorizer),
+        (Reason::Public, "none")
+    );
+    let token_use = w.rs.sign(
+        &json!({"iss": iss, "client_id": "cognito-client", "token_use": "id", "exp": now() + 60.0}),
+    );
+    assert_eq!(
+        reason_for(st, "/access", &token_use).await,
+        Reason::WrongTokenUse
+    );
 }
 
 #[tokio::test]
@@ -128,10 +174,19 @@ async fn no_route_is_403_and_keys_unavailable_is_503() {
     let tg = Tokengate::start(&yaml).await;
     let token = rs.sign(&claims(&jwks.url, "api"));
     assert_eq!(reason_for(&tg.state, "/b", &token).await, Reason::NoRoute);
-    assert_eq!(reason_for(&tg.state, "/a", &token).await, Reason::KeysUnavailable);
+    assert_eq!(
+        reason_for(&tg.state, "/a", &token).await,
+        Reason::KeysUnavailable
+    );
     // Checks before the key lookup still answer 401.
-    assert_eq!(reason_for(&tg.state, "/a", "garbage").await, Reason::Malformed);
-    assert_eq!(decide(&tg.state, "GET", "/a", &[]).await.reason, Reason::MissingToken);
+    assert_eq!(
+        reason_for(&tg.state, "/a", "garbage").await,
+        Reason::Malformed
+    );
+    assert_eq!(
+        decide(&tg.state, "GET", "/a", &[]).await.reason,
+        Reason::MissingToken
+    );
     // The issuer comes up: the background retry (1 s backoff) loads the keys.
     jwks.set_mode(Mode::Keys);
     let tg = tg.ready().await;
@@ -151,12 +206,22 @@ async fn every_algorithm_verifies() {
     let tg = Tokengate::start(&yaml).await.ready().await;
     for s in &signers {
         let token = s.sign(&claims(&jwks.url, "api"));
-        assert_eq!(reason_for(&tg.state, "/", &token).await, Reason::Verified, "{}", s.alg);
+        assert_eq!(
+            reason_for(&tg.state, "/", &token).await,
+            Reason::Verified,
+            "{}",
+            s.alg
+        );
         // The same key under another algorithm of its family is refused by the JWK's own alg.
         let mut tampered = claims(&jwks.url, "api");
         tampered["sub"] = json!("someone-else");
         let forged = format!("{}.{}", token.rsplit_once('.').unwrap().0, "AAAA");
-        assert_eq!(reason_for(&tg.state, "/", &forged).await, Reason::BadSignature, "{}", s.alg);
+        assert_eq!(
+            reason_for(&tg.state, "/", &forged).await,
+            Reason::BadSignature,
+            "{}",
+            s.alg
+        );
     }
 }
 
@@ -174,10 +239,19 @@ async fn both_cognito_token_shapes_are_accepted() {
         "iss": iss, "aud": "cognito-client", "token_use": "id", "exp": now() + 60.0,
         "cognito:username": "alice", "sub": "u"
     }));
-    assert_eq!(reason_for(&w.tg.state, "/x", &access).await, Reason::Verified);
+    assert_eq!(
+        reason_for(&w.tg.state, "/x", &access).await,
+        Reason::Verified
+    );
     assert_eq!(reason_for(&w.tg.state, "/x", &id).await, Reason::Verified);
-    assert_eq!(reason_for(&w.tg.state, "/access", &access).await, Reason::Verified);
-    assert_eq!(reason_for(&w.tg.state, "/access", &id).await, Reason::WrongTokenUse);
+    assert_eq!(
+        reason_for(&w.tg.state, "/access", &access).await,
+        Reason::Verified
+    );
+    assert_eq!(
+        reason_for(&w.tg.state, "/access", &id).await,
+        Reason::WrongTokenUse
+    );
 }
 
 #[tokio::test]
@@ -207,25 +281,56 @@ async fn context_extensions_override_the_route_table() {
     let auth = bearer(&token);
     let h = [("authorization", auth.as_str())];
     let ext = |pairs: &[(&str, &str)]| -> HashMap<String, String> {
-        pairs.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).into(), (*v).into()))
+            .collect()
     };
     // scopes alone replace the matched route's scopes.
     let e = ext(&[("scopes", "admin other")]);
     let d = decide_with(&w.tg.state, "GET", "/x", &h, Some(&e)).await;
     assert_eq!(d.reason, Reason::InsufficientScope);
-    assert_eq!(d.challenge().as_deref(), Some(r#"Bearer error="insufficient_scope", scope="admin other""#));
+    assert_eq!(
+        d.challenge().as_deref(),
+        Some(r#"Bearer error="insufficient_scope", scope="admin other""#)
+    );
     let e = ext(&[("scopes", "")]);
-    assert_eq!(decide_with(&w.tg.state, "GET", "/scoped", &h, Some(&e)).await.reason, Reason::Verified);
+    assert_eq!(
+        decide_with(&w.tg.state, "GET", "/scoped", &h, Some(&e))
+            .await
+            .reason,
+        Reason::Verified
+    );
     // scopes alone change nothing for a public route.
     let e = ext(&[("scopes", "admin")]);
-    assert_eq!(decide_with(&w.tg.state, "GET", "/health", &[], Some(&e)).await.reason, Reason::Public);
+    assert_eq!(
+        decide_with(&w.tg.state, "GET", "/health", &[], Some(&e))
+            .await
+            .reason,
+        Reason::Public
+    );
     // authorizer replaces the entry: even a public route then needs a token.
     let e = ext(&[("authorizer", "main")]);
-    assert_eq!(decide_with(&w.tg.state, "GET", "/health", &[], Some(&e)).await.reason, Reason::MissingToken);
-    assert_eq!(decide_with(&w.tg.state, "GET", "/scoped", &h, Some(&e)).await.reason, Reason::Verified);
+    assert_eq!(
+        decide_with(&w.tg.state, "GET", "/health", &[], Some(&e))
+            .await
+            .reason,
+        Reason::MissingToken
+    );
+    assert_eq!(
+        decide_with(&w.tg.state, "GET", "/scoped", &h, Some(&e))
+            .await
+            .reason,
+        Reason::Verified
+    );
     // An unknown authorizer name is a no_route denial.
     let e = ext(&[("authorizer", "ghost")]);
-    assert_eq!(decide_with(&w.tg.state, "GET", "/x", &h, Some(&e)).await.reason, Reason::NoRoute);
+    assert_eq!(
+        decide_with(&w.tg.state, "GET", "/x", &h, Some(&e))
+            .await
+            .reason,
+        Reason::NoRoute
+    );
 }
 
 #[tokio::test]
@@ -233,25 +338,65 @@ async fn several_authorizers_on_a_route_are_picked_by_issuer() {
     let w = world().await;
     let es = signer(Alg::ES256, "partner-es");
     w.jwks2.set_keys(&[&es]);
-    w.tg.state.snapshot().authorizer("partners").unwrap().keys.refresh().await.unwrap();
+    w.tg.state
+        .snapshot()
+        .authorizer("partners")
+        .unwrap()
+        .keys
+        .refresh()
+        .await
+        .unwrap();
     let mut pc = claims(&w.jwks2.url, "partner");
     pc["scope"] = json!("partner/read");
-    let d = decide(&w.tg.state, "GET", "/both", &[("authorization", &bearer(&es.sign(&pc)))]).await;
+    let d = decide(
+        &w.tg.state,
+        "GET",
+        "/both",
+        &[("authorization", &bearer(&es.sign(&pc)))],
+    )
+    .await;
     assert_eq!((d.reason, &*d.authorizer), (Reason::Verified, "partners"));
     let mut mc = claims(&w.jwks.url, "api");
     mc["scope"] = json!("users/read");
-    let d = decide(&w.tg.state, "GET", "/both", &[("authorization", &bearer(&w.rs.sign(&mc)))]).await;
+    let d = decide(
+        &w.tg.state,
+        "GET",
+        "/both",
+        &[("authorization", &bearer(&w.rs.sign(&mc)))],
+    )
+    .await;
     assert_eq!((d.reason, &*d.authorizer), (Reason::Verified, "main"));
     let mut xc = mc.clone();
     xc["iss"] = json!("https://stranger.example");
-    let d = decide(&w.tg.state, "GET", "/both", &[("authorization", &bearer(&w.rs.sign(&xc)))]).await;
+    let d = decide(
+        &w.tg.state,
+        "GET",
+        "/both",
+        &[("authorization", &bearer(&w.rs.sign(&xc)))],
+    )
+    .await;
     assert_eq!((d.reason, &*d.authorizer), (Reason::WrongIssuer, "none"));
-    let d = decide(&w.tg.state, "GET", "/both", &[("authorization", "Bearer junk")]).await;
+    let d = decide(
+        &w.tg.state,
+        "GET",
+        "/both",
+        &[("authorization", "Bearer junk")],
+    )
+    .await;
     assert_eq!((d.reason, &*d.authorizer), (Reason::Malformed, "main"));
     // The picked authorizer judges in full: its algorithm list applies.
     let rs_for_partner = w.rs.sign(&pc);
-    let d = decide(&w.tg.state, "GET", "/both", &[("authorization", &bearer(&rs_for_partner))]).await;
-    assert_eq!((d.reason, &*d.authorizer), (Reason::AlgNotAllowed, "partners"));
+    let d = decide(
+        &w.tg.state,
+        "GET",
+        "/both",
+        &[("authorization", &bearer(&rs_for_partner))],
+    )
+    .await;
+    assert_eq!(
+        (d.reason, &*d.authorizer),
+        (Reason::AlgNotAllowed, "partners")
+    );
 }
 
 #[tokio::test]
@@ -272,7 +417,10 @@ async fn a_cache_hit_skips_the_signature_but_still_checks_scopes() {
     c["scope"] = json!("other");
     let other = w.rs.sign(&c);
     assert_eq!(reason_for(st, "/x", &other).await, Reason::Verified);
-    assert_eq!(reason_for(st, "/scoped", &other).await, Reason::InsufficientScope);
+    assert_eq!(
+        reason_for(st, "/scoped", &other).await,
+        Reason::InsufficientScope
+    );
     assert_eq!(st.verifications(), before + 2);
 }
 

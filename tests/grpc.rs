@@ -38,36 +38,82 @@ async fn every_row_of_the_decision_table_goes_over_the_wire() {
     let token = rs.sign(&c);
 
     // allowed
-    let v = check(&mut client, check_request("GET", "/api/x?y=1", &[("authorization", &bearer(&token)), ("x-user-id", "forged")])).await;
+    let v = check(
+        &mut client,
+        check_request(
+            "GET",
+            "/api/x?y=1",
+            &[("authorization", &bearer(&token)), ("x-user-id", "forged")],
+        ),
+    )
+    .await;
     assert_eq!(v.grpc_code, 0);
     assert_eq!(v.set.get("x-user-id").map(String::as_str), Some("user-1"));
-    assert_eq!(v.actions.get("x-user-id"), Some(&OVERWRITE_IF_EXISTS_OR_ADD));
-    assert_eq!(v.set.get("x-user-scopes").map(String::as_str), Some("read write"));
-    assert_eq!(v.set.get("x-jwt-payload").map(String::as_str), token.split('.').nth(1));
-    assert!(v.removed.contains(&"authorization".to_owned()), "strip_token removes the header: {:?}", v.removed);
+    assert_eq!(
+        v.actions.get("x-user-id"),
+        Some(&OVERWRITE_IF_EXISTS_OR_ADD)
+    );
+    assert_eq!(
+        v.set.get("x-user-scopes").map(String::as_str),
+        Some("read write")
+    );
+    assert_eq!(
+        v.set.get("x-jwt-payload").map(String::as_str),
+        token.split('.').nth(1)
+    );
+    assert!(
+        v.removed.contains(&"authorization".to_owned()),
+        "strip_token removes the header: {:?}",
+        v.removed
+    );
     let meta = v.metadata.expect("dynamic metadata");
     let field = |k: &str| meta.fields.get(k).and_then(|v| v.kind.clone());
     use prost_types::value::Kind;
     assert_eq!(field("authorizer"), Some(Kind::StringValue("main".into())));
-    assert_eq!(field("route"), Some(Kind::StringValue("ANY /api/{proxy+}".into())));
-    let Some(Kind::StructValue(claims_struct)) = field("claims") else { panic!("claims struct") };
-    assert_eq!(claims_struct.fields["sub"].kind, Some(Kind::StringValue("user-1".into())));
+    assert_eq!(
+        field("route"),
+        Some(Kind::StringValue("ANY /api/{proxy+}".into()))
+    );
+    let Some(Kind::StructValue(claims_struct)) = field("claims") else {
+        panic!("claims struct")
+    };
+    assert_eq!(
+        claims_struct.fields["sub"].kind,
+        Some(Kind::StringValue("user-1".into()))
+    );
 
     // no token
     let v = check(&mut client, check_request("GET", "/api/x", &[])).await;
     assert_eq!((v.grpc_code, v.http_status), (16, Some(401)));
     assert_eq!(v.body, r#"{"message":"Unauthorized"}"#);
-    assert_eq!(v.denied_headers.get("www-authenticate").map(String::as_str), Some("Bearer"));
-    assert_eq!(v.denied_headers.get("content-type").map(String::as_str), Some("application/json"));
+    assert_eq!(
+        v.denied_headers.get("www-authenticate").map(String::as_str),
+        Some("Bearer")
+    );
+    assert_eq!(
+        v.denied_headers.get("content-type").map(String::as_str),
+        Some("application/json")
+    );
 
     // invalid token
-    let v = check(&mut client, check_request("GET", "/api/x", &[("authorization", "Bearer x.y.z")])).await;
+    let v = check(
+        &mut client,
+        check_request("GET", "/api/x", &[("authorization", "Bearer x.y.z")]),
+    )
+    .await;
     assert_eq!((v.grpc_code, v.http_status), (16, Some(401)));
-    assert_eq!(v.denied_headers.get("www-authenticate").map(String::as_str), Some(r#"Bearer error="invalid_token""#));
+    assert_eq!(
+        v.denied_headers.get("www-authenticate").map(String::as_str),
+        Some(r#"Bearer error="invalid_token""#)
+    );
     assert_eq!(v.body, r#"{"message":"Unauthorized"}"#);
 
     // missing scope
-    let v = check(&mut client, check_request("GET", "/admin/users", &[("authorization", &bearer(&token))])).await;
+    let v = check(
+        &mut client,
+        check_request("GET", "/admin/users", &[("authorization", &bearer(&token))]),
+    )
+    .await;
     assert_eq!((v.grpc_code, v.http_status), (7, Some(403)));
     assert_eq!(v.body, r#"{"message":"Forbidden"}"#);
     assert_eq!(
@@ -76,17 +122,28 @@ async fn every_row_of_the_decision_table_goes_over_the_wire() {
     );
 
     // no route
-    let v = check(&mut client, check_request("GET", "/other", &[("authorization", &bearer(&token))])).await;
+    let v = check(
+        &mut client,
+        check_request("GET", "/other", &[("authorization", &bearer(&token))]),
+    )
+    .await;
     assert_eq!((v.grpc_code, v.http_status), (7, Some(403)));
     assert_eq!(v.body, r#"{"message":"Forbidden"}"#);
     assert!(!v.denied_headers.contains_key("www-authenticate"));
 
     // public: claim headers a client sent are removed
-    let v = check(&mut client, check_request("GET", "/health", &[("x-user-id", "forged")])).await;
+    let v = check(
+        &mut client,
+        check_request("GET", "/health", &[("x-user-id", "forged")]),
+    )
+    .await;
     assert_eq!(v.grpc_code, 0);
     assert!(v.set.is_empty());
     for h in ["x-user-id", "x-user-scopes", "x-jwt-payload"] {
-        assert!(v.removed.contains(&h.to_owned()), "{h} removed on a public route");
+        assert!(
+            v.removed.contains(&h.to_owned()),
+            "{h} removed on a public route"
+        );
     }
     tg.shutdown().await;
 }
@@ -101,13 +158,23 @@ async fn keys_never_loaded_answer_503_unavailable_and_health_is_not_serving() {
     let tg = Tokengate::start(&config(&jwks.url)).await;
     let mut client = tg.client().await;
     let token = rs.sign(&claims(&jwks.url, "api"));
-    let v = check(&mut client, check_request("GET", "/api/x", &[("authorization", &bearer(&token))])).await;
+    let v = check(
+        &mut client,
+        check_request("GET", "/api/x", &[("authorization", &bearer(&token))]),
+    )
+    .await;
     assert_eq!((v.grpc_code, v.http_status), (14, Some(503)));
     assert_eq!(v.body, r#"{"message":"Service Unavailable"}"#);
 
     let mut health = HealthClient::new(channel(tg.grpc).await);
-    let status = |svc: &str| HealthCheckRequest { service: svc.to_owned() };
-    let s = health.check(status("envoy.service.auth.v3.Authorization")).await.unwrap().into_inner();
+    let status = |svc: &str| HealthCheckRequest {
+        service: svc.to_owned(),
+    };
+    let s = health
+        .check(status("envoy.service.auth.v3.Authorization"))
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(s.status, ServingStatus::NotServing as i32);
 
     jwks.set_mode(Mode::Keys);
@@ -122,17 +189,21 @@ async fn keys_never_loaded_answer_503_unavailable_and_health_is_not_serving() {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     assert!(serving, "health turns SERVING once keys are loaded");
-    let v = check(&mut client, check_request("GET", "/api/x", &[("authorization", &bearer(&token))])).await;
+    let v = check(
+        &mut client,
+        check_request("GET", "/api/x", &[("authorization", &bearer(&token))]),
+    )
+    .await;
     assert_eq!(v.grpc_code, 0);
     tg.shutdown().await;
 }
 
 #[tokio::test]
 async fn reflection_lists_the_authorization_and_health_services() {
+    use tonic_reflection::pb::v1::ServerReflectionRequest;
     use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
     use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
     use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
-    use tonic_reflection::pb::v1::ServerReflectionRequest;
     let rs = signer(Alg::RS256, "k1");
     let jwks = JwksServer::start(&[&rs]).await;
     let tg = Tokengate::start(&config(&jwks.url)).await;
@@ -151,15 +222,18 @@ async fn reflection_lists_the_authorization_and_health_services() {
         panic!("expected a service list")
     };
     let names: Vec<_> = list.service.iter().map(|s| s.name.as_str()).collect();
-    assert!(names.contains(&"envoy.service.auth.v3.Authorization"), "{names:?}");
+    assert!(
+        names.contains(&"envoy.service.auth.v3.Authorization"),
+        "{names:?}"
+    );
     assert!(names.contains(&"grpc.health.v1.Health"), "{names:?}");
     tg.shutdown().await;
 }
 
 async fn channel(addr: std::net::SocketAddr) -> tonic::transport::Channel {
     tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
-        .unwrap()
+        .expect("a valid URI")
         .connect()
         .await
-        .unwrap()
+        .expect("connects")
 }

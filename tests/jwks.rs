@@ -18,7 +18,10 @@ fn config(iss: &str, cache: u64) -> String {
 async fn a_rotated_key_is_picked_up_without_restart_by_one_refetch() {
     let old = signer(Alg::RS256, "old");
     let jwks = JwksServer::start(&[&old]).await;
-    let tg = Tokengate::start(&config(&jwks.url, 1000)).await.ready().await;
+    let tg = Tokengate::start(&config(&jwks.url, 1000))
+        .await
+        .ready()
+        .await;
     let new = signer(Alg::RS256, "new");
     jwks.set_keys(&[&old, &new]);
     let hits = jwks.hits();
@@ -45,7 +48,11 @@ async fn stale_keys_keep_working_while_the_jwks_endpoint_fails() {
     ] {
         jwks.set_mode(mode.clone());
         assert!(keys.refresh().await.is_err(), "{mode:?} is a failed fetch");
-        assert_eq!(reason_for(&tg.state, "/", &token).await, Reason::Verified, "{mode:?}");
+        assert_eq!(
+            reason_for(&tg.state, "/", &token).await,
+            Reason::Verified,
+            "{mode:?}"
+        );
         assert!(keys.status().last_error.is_some());
     }
     jwks.set_mode(Mode::Keys);
@@ -58,7 +65,10 @@ async fn a_key_that_leaves_the_jwks_stops_verifying_even_from_the_cache() {
     let a = signer(Alg::RS256, "a");
     let b = signer(Alg::RS256, "b");
     let jwks = JwksServer::start(&[&a, &b]).await;
-    let tg = Tokengate::start(&config(&jwks.url, 1000)).await.ready().await;
+    let tg = Tokengate::start(&config(&jwks.url, 1000))
+        .await
+        .ready()
+        .await;
     let keys = tg.state.snapshot().authorizers[0].keys.clone();
     let ta = a.sign(&claims(&jwks.url, "api"));
     let tb = b.sign(&claims(&jwks.url, "api"));
@@ -80,13 +90,18 @@ async fn a_key_that_leaves_the_jwks_stops_verifying_even_from_the_cache() {
 async fn a_flood_of_random_kids_costs_one_fetch() {
     let k = signer(Alg::RS256, "k");
     let jwks = JwksServer::start(&[&k]).await;
-    let tg = Tokengate::start(&config(&jwks.url, 1000)).await.ready().await;
+    let tg = Tokengate::start(&config(&jwks.url, 1000))
+        .await
+        .ready()
+        .await;
     let hits = jwks.hits();
     let mut tasks = Vec::new();
     for i in 0..200 {
         let state = tg.state.clone();
         let token = signer_for_kid(&k, &format!("random-{i}"), &jwks.url);
-        tasks.push(tokio::spawn(async move { reason_for(&state, "/", &token).await }));
+        tasks.push(tokio::spawn(async move {
+            reason_for(&state, "/", &token).await
+        }));
     }
     for t in tasks {
         assert_eq!(t.await.unwrap(), Reason::UnknownKey);
@@ -103,7 +118,10 @@ async fn a_flood_of_random_kids_costs_one_fetch() {
 /// A token signed by `k` but naming another `kid`.
 fn signer_for_kid(k: &tokengate::dev::Signer, kid: &str, iss: &str) -> String {
     let header = json!({"alg": "RS256", "kid": kid});
-    k.sign_raw(header.to_string().as_bytes(), claims(iss, "api").to_string().as_bytes())
+    k.sign_raw(
+        header.to_string().as_bytes(),
+        claims(iss, "api").to_string().as_bytes(),
+    )
 }
 
 #[tokio::test]
@@ -117,7 +135,10 @@ async fn tokens_without_kid_try_each_key_of_the_right_type() {
     let no_kid = b.sign_raw(br#"{"alg":"RS256"}"#, c.as_bytes());
     assert_eq!(reason_for(&tg.state, "/", &no_kid).await, Reason::Verified);
     let stranger = signer(Alg::RS256, "x").sign_raw(br#"{"alg":"RS256"}"#, c.as_bytes());
-    assert_eq!(reason_for(&tg.state, "/", &stranger).await, Reason::BadSignature);
+    assert_eq!(
+        reason_for(&tg.state, "/", &stranger).await,
+        Reason::BadSignature
+    );
     let eddsa = signer(Alg::EdDSA, "x").sign_raw(br#"{"alg":"EdDSA"}"#, c.as_bytes());
     assert_eq!(reason_for(&tg.state, "/", &eddsa).await, Reason::UnknownKey);
 }

@@ -23,7 +23,7 @@ routes:
   "ANY /api/{{proxy+}}": {{authorizer: a}}
   "GET /v{variant}": {{public: true}}
 "#,
-        cache = if variant % 2 == 0 { 1000 } else { 0 }
+        cache = if variant.is_multiple_of(2) { 1000 } else { 0 }
     )
 }
 
@@ -43,7 +43,11 @@ async fn reloading_under_load_fails_no_check() {
             let mut i = 0u64;
             while !stop.load(Ordering::Relaxed) {
                 let path = format!("/api/{w}/{i}");
-                let v = check(&mut client, check_request("GET", &path, &[("authorization", &token)])).await;
+                let v = check(
+                    &mut client,
+                    check_request("GET", &path, &[("authorization", &token)]),
+                )
+                .await;
                 assert_eq!(v.grpc_code, 0, "check {i} of worker {w} during reloads");
                 let v = check(&mut client, check_request("GET", &path, &[])).await;
                 assert_eq!(v.grpc_code, 16);
@@ -64,7 +68,10 @@ async fn reloading_under_load_fails_no_check() {
     for w in workers {
         w.await.expect("no worker saw a failed or wrong check");
     }
-    assert!(done.load(Ordering::Relaxed) > 100, "the load ran during the reloads");
+    assert!(
+        done.load(Ordering::Relaxed) > 100,
+        "the load ran during the reloads"
+    );
     let d = decide(&tg.state, "GET", "/v40", &[]).await;
     assert_eq!(d.reason, Reason::Public, "the last config is live");
     tg.shutdown().await;
@@ -80,11 +87,20 @@ async fn an_invalid_file_is_refused_and_the_running_config_stays() {
     let path = dir.join("bad.yaml");
     std::fs::write(&path, "authorizers:\n  a: {issuer: nope}\n").unwrap();
     assert!(!tokengate::signal::reload(&tg.state, &path));
-    assert_eq!(decide(&tg.state, "GET", "/v1", &[]).await.reason, Reason::Public);
+    assert_eq!(
+        decide(&tg.state, "GET", "/v1", &[]).await.reason,
+        Reason::Public
+    );
     std::fs::write(&path, config(&jwks.url, 2)).unwrap();
     assert!(tokengate::signal::reload(&tg.state, &path));
-    assert_eq!(decide(&tg.state, "GET", "/v1", &[]).await.reason, Reason::NoRoute);
-    assert_eq!(decide(&tg.state, "GET", "/v2", &[]).await.reason, Reason::Public);
+    assert_eq!(
+        decide(&tg.state, "GET", "/v1", &[]).await.reason,
+        Reason::NoRoute
+    );
+    assert_eq!(
+        decide(&tg.state, "GET", "/v2", &[]).await.reason,
+        Reason::Public
+    );
     std::fs::remove_dir_all(&dir).ok();
 }
 
@@ -95,11 +111,21 @@ async fn a_changed_issuer_gets_a_new_key_set_and_a_fresh_cache_namespace() {
     let jwks2 = JwksServer::start(&[&k]).await;
     let tg = Tokengate::start(&config(&jwks.url, 0)).await.ready().await;
     let token = k.sign(&claims(&jwks.url, "api"));
-    assert_eq!(reason_for(&tg.state, "/api/x", &token).await, Reason::Verified);
+    assert_eq!(
+        reason_for(&tg.state, "/api/x", &token).await,
+        Reason::Verified
+    );
     let before = tg.state.snapshot().authorizers[0].keys.clone();
-    tg.state.reload(Config::parse(&config(&jwks2.url, 0)).unwrap());
+    tg.state
+        .reload(Config::parse(&config(&jwks2.url, 0)).unwrap());
     let tg = tg.ready().await;
-    assert!(!Arc::ptr_eq(&before, &tg.state.snapshot().authorizers[0].keys));
+    assert!(!Arc::ptr_eq(
+        &before,
+        &tg.state.snapshot().authorizers[0].keys
+    ));
     // Same token, new rules: its `iss` no longer matches, cached or not.
-    assert_eq!(reason_for(&tg.state, "/api/x", &token).await, Reason::WrongIssuer);
+    assert_eq!(
+        reason_for(&tg.state, "/api/x", &token).await,
+        Reason::WrongIssuer
+    );
 }

@@ -2,6 +2,8 @@
 //! `127.0.0.1:0`, and the real tokengate server on loopback with a real gRPC client.
 
 #![allow(dead_code)]
+// Test scaffolding: a failed set-up step should panic loudly.
+#![allow(clippy::unwrap_used)]
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -135,7 +137,9 @@ impl Tokengate {
         config.listen.grpc = any;
         config.listen.http = any;
         config.listen.admin = any;
-        let listeners = tokengate::server::Listeners::bind(&config.listen).await.unwrap();
+        let listeners = tokengate::server::Listeners::bind(&config.listen)
+            .await
+            .unwrap();
         let (grpc, http, admin) = listeners.addrs().unwrap();
         let state = State::new(config, tokengate::jwks::Fetcher::new().unwrap());
         let metrics = tokengate::metrics::install();
@@ -275,7 +279,13 @@ pub fn verdict(resp: CheckResponse) -> Verdict {
 
 /// Sends one check and flattens the answer; the RPC itself must succeed.
 pub async fn check(client: &mut AuthorizationClient<Channel>, req: CheckRequest) -> Verdict {
-    verdict(client.check(req).await.expect("Check RPC succeeds").into_inner())
+    verdict(
+        client
+            .check(req)
+            .await
+            .expect("Check RPC succeeds")
+            .into_inner(),
+    )
 }
 
 /// Decides a request through the core directly (no sockets but the JWKS server's).

@@ -1,0 +1,119 @@
+//! In-process check cost: a cache hit, a miss per algorithm, route selection over 1,000
+//! routes, and token parsing. `cargo bench --bench check`.
+
+#![allow(clippy::unwrap_used)] // set-up failures in a benchmark should panic
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::hint::black_box;
+use std::pin::pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use serde_json::json;
+use tokengate::gate::{self, Request};
+use tokengate::jwt::{Alg, compact};
+use tokengate::route::{RouteKey, RouteTable};
+
+/// Polls a future that never waits (a check with its keys loaded) without a runtime's cost.
+fn ready<F: Future>(f: F) -> F::Output {
+    let mut f = pin!(f);
+    match f.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(out) => out,
+        Poll::Pending => panic!("a benchmarked check waited"),
+    }
+}
+
+fn cognito_claims(iss: &str) -> serde_json::Value {
+    let now = tokengate::clock::now().floor();
+    json!({
+        "sub": "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee", "iss": iss, "client_id": "7c3h2ls0example",
+        "origin_jti": "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee", "event_id": "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",
+        "token_use": "access", "scope": "aws.cognito.signin.user.admin users/read", "auth_time": now,
+        "exp": now + 3600.0, "iat": now, "jti": "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee", "username": "alice"
+    })
+}
+
+fn checks(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let algs = [Alg::RS256, Alg::PS256, Alg::ES256, Alg::ES384, Alg::EdDSA];
+    let signers: Vec<_> = algs
+        .iter()
+        .map(|a| common::signer(*a, a.as_str()))
+        .collect();
+    let refs: Vec<_> = signers.iter().collect();
+    let (jwks, cached, uncached) = rt.block_on(async {
+        let jwks = common::JwksServer::start(&refs).await;
+        let yaml = |tokens: u64| {
+            format!(
+                "cache: {{tokens: {tokens}}}\nauthorizers:\n  cognito: {{issuer: \"{}\", audience: [7c3h2ls0example], token_use: access, claims_to_headers: {{sub: x-user-id}}}}\nroutes:\n  \"GET /users/{{id}}\": {{authorizer: cognito, scopes: [users/read]}}\n",
+                jwks.url
+            )
+        };
+        let cached = common::Tokengate::start(&yaml(100_000)).await.ready().await;
+        let uncached = common::Tokengate::start(&yaml(0)).await.ready().await;
+        (jwks, cached, uncached)
+    });
+    let decide = |state: &Arc<tokengate::state::State>, headers: &HashMap<String, String>| {
+        let req = Request {
+            method: "GET",
+            path: "/users/7",
+            headers,
+            context: None,
+        };
+        let d = ready(gate::check(state, &req, tokengate::clock::now()));
+        assert!(d.is_allow(), "{:?}", d.reason);
+        d
+    };
+    let rs_token = signers[0].sign(&cognito_claims(&jwks.url));
+    let headers: HashMap<String, String> =
+        [("authorization".to_owned(), format!("Bearer {rs_token}"))].into();
+    decide(&cached.state, &headers);
+    c.bench_function("check/cache_hit", |b| {
+        b.iter(|| black_box(decide(&cached.state, &headers)))
+    });
+    for s in &signers {
+        let token = s.sign(&cognito_claims(&jwks.url));
+        let headers: HashMap<String, String> =
+            [("authorization".to_owned(), format!("Bearer {token}"))].into();
+        c.bench_function(&format!("check/miss/{}", s.alg), |b| {
+            b.iter(|| black_box(decide(&uncached.state, &headers)))
+        });
+    }
+    c.bench_function("parse/compact", |b| {
+        b.iter(|| black_box(compact::parse(black_box(&rs_token)).is_ok()))
+    });
+}
+
+fn routes(c: &mut Criterion) {
+    let mut routes = Vec::new();
+    for i in 0..1000 {
+        let key = match i % 4 {
+            0 => format!("GET /svc{i}/items/{{id}}"),
+            1 => format!("POST /svc{i}/items"),
+            2 => format!("ANY /svc{i}/{{proxy+}}"),
+            _ => format!("GET /svc{i}/items/{{id}}/parts/{{part}}"),
+        };
+        routes.push((RouteKey::parse(&key).unwrap(), Arc::from(key.as_str()), i));
+    }
+    let table = RouteTable::new(routes, Some(usize::MAX));
+    c.bench_function("route/select_1000/last", |b| {
+        b.iter(|| {
+            black_box(table.select("GET", black_box("/svc999/items/42/parts/7"))).map(|s| *s.value)
+        })
+    });
+    c.bench_function("route/select_1000/default", |b| {
+        b.iter(|| black_box(table.select("GET", black_box("/nothing/here"))).map(|s| *s.value))
+    });
+}
+
+criterion_group!(benches, checks, routes);
+criterion_main!(benches);
