@@ -324,3 +324,46 @@ pub async fn reason_for(state: &State, path: &str, token: &str) -> tokengate::de
         .await
         .reason
 }
+
+/// The path of a real tool, or `None` to skip; with `TOKENGATE_REQUIRE_TOOLS=1` (CI) a
+/// missing tool fails the test instead.
+pub fn tool(name: &str) -> Option<std::path::PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .chain(["/usr/sbin".into(), "/sbin".into()])
+            .map(|dir| dir.join(name))
+            .find(|p| p.is_file())
+    });
+    if found.is_none() {
+        assert!(
+            std::env::var_os("TOKENGATE_REQUIRE_TOOLS").is_none(),
+            "{name} is required (TOKENGATE_REQUIRE_TOOLS is set) but not installed"
+        );
+        eprintln!("skipping: {name} is not installed");
+    }
+    found
+}
+
+/// A small upstream that answers 200 with the `x-user-id` it received, or `-`.
+pub async fn echo_upstream() -> SocketAddr {
+    async fn echo(headers: axum::http::HeaderMap) -> String {
+        headers
+            .get("x-user-id")
+            .and_then(|v| v.to_str().ok())
+            .map_or("-".to_owned(), |v| format!("user={v}"))
+    }
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = Router::new().fallback(echo);
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    addr
+}
+
+/// A free loopback port (bound, then released) for a child process to listen on.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
