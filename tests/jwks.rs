@@ -162,3 +162,78 @@ async fn unusable_jwks_entries_are_skipped_and_the_rest_used() {
     let token = good.sign(&claims(&jwks.url, "api"));
     assert_eq!(reason_for(&tg.state, "/", &token).await, Reason::Verified);
 }
+
+#[tokio::test]
+async fn oidc_discovery_finds_the_jwks_uri() {
+    let k = signer(Alg::RS256, "k");
+    let jwks = JwksServer::start(&[&k]).await;
+    jwks.publish_discovery();
+    let tg = Tokengate::start(&config(&jwks.url, 0)).await.ready().await;
+    assert_eq!(
+        jwks.other_hits(),
+        1,
+        "keys came from the discovered jwks_uri"
+    );
+    let token = k.sign(&claims(&jwks.url, "api"));
+    assert_eq!(reason_for(&tg.state, "/", &token).await, Reason::Verified);
+    let keys = tg.state.snapshot().authorizers[0].keys.clone();
+    // The discovered URL is kept: a refresh goes straight to it.
+    keys.refresh().await.unwrap();
+    assert_eq!(jwks.other_hits(), 2);
+}
+
+#[tokio::test]
+async fn an_explicit_jwks_uri_is_used_as_given() {
+    let k = signer(Alg::EdDSA, "k");
+    let jwks = JwksServer::start(&[&k]).await;
+    let yaml = format!(
+        "authorizers:\n  a: {{issuer: \"https://issuer.example\", audience: [api], jwks_uri: \"{}/keys/other.json\"}}\nroutes:\n  \"$default\": {{authorizer: a}}\n",
+        jwks.url
+    );
+    let tg = Tokengate::start(&yaml).await.ready().await;
+    let token = k.sign(&claims("https://issuer.example", "api"));
+    assert_eq!(reason_for(&tg.state, "/", &token).await, Reason::Verified);
+}
+
+#[tokio::test]
+async fn the_periodic_refresh_retires_removed_keys() {
+    let a = signer(Alg::RS256, "a");
+    let b = signer(Alg::RS256, "b");
+    let jwks = JwksServer::start(&[&a, &b]).await;
+    let yaml = format!(
+        "authorizers:\n  a: {{issuer: \"{}\", audience: [api], jwks_refresh: 1s}}\nroutes:\n  \"$default\": {{authorizer: a}}\n",
+        jwks.url
+    );
+    let tg = Tokengate::start(&yaml).await.ready().await;
+    let token = a.sign(&claims(&jwks.url, "api"));
+    assert_eq!(reason_for(&tg.state, "/", &token).await, Reason::Verified);
+    jwks.set_keys(&[&b]);
+    let keys = tg.state.snapshot().authorizers[0].keys.clone();
+    for _ in 0..40 {
+        if keys.status().keys == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        keys.status().keys,
+        1,
+        "the refresh every 1 s saw the removal"
+    );
+    assert_eq!(reason_for(&tg.state, "/", &token).await, Reason::UnknownKey);
+}
+
+#[tokio::test]
+async fn an_oversized_jwks_is_a_failed_fetch() {
+    let k = signer(Alg::RS256, "k");
+    let jwks = JwksServer::start(&[&k]).await;
+    let tg = Tokengate::start(&config(&jwks.url, 0)).await.ready().await;
+    let keys = tg.state.snapshot().authorizers[0].keys.clone();
+    jwks.set_mode(Mode::Body(format!(
+        r#"{{"keys": [], "pad": "{}"}}"#,
+        "x".repeat(2 << 20)
+    )));
+    let err = keys.refresh().await.expect_err("2 MiB is refused");
+    assert!(err.to_string().contains("more than"), "{err}");
+    assert_eq!(keys.status().keys, 1);
+}

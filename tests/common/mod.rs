@@ -38,9 +38,13 @@ pub enum Mode {
 }
 
 struct Jwks {
+    /// The OIDC discovery document, when the issuer publishes one.
+    discovery: Mutex<Option<Value>>,
     keys: Mutex<Vec<Value>>,
     mode: Mutex<Mode>,
     hits: AtomicUsize,
+    /// Requests to the discovered URL, `/keys/other.json`.
+    other_hits: AtomicUsize,
 }
 
 /// A JWKS endpoint at `{url}/.well-known/jwks.json`, also its issuer's OIDC discovery.
@@ -53,12 +57,16 @@ pub struct JwksServer {
 impl JwksServer {
     pub async fn start(keys: &[&Signer]) -> JwksServer {
         let inner = Arc::new(Jwks {
+            discovery: Mutex::new(None),
             keys: Mutex::new(keys.iter().map(|s| s.jwk()).collect()),
             mode: Mutex::new(Mode::Keys),
             hits: AtomicUsize::new(0),
+            other_hits: AtomicUsize::new(0),
         });
         let app = Router::new()
             .route("/.well-known/jwks.json", get(jwks))
+            .route("/keys/other.json", get(other_jwks))
+            .route("/.well-known/openid-configuration", get(discovery))
             .with_state(inner.clone());
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -78,14 +86,37 @@ impl JwksServer {
         *self.inner.keys.lock().unwrap() = keys;
     }
 
+    /// Publishes OIDC discovery pointing at `{url}/keys/other.json`.
+    pub fn publish_discovery(&self) {
+        let doc = json!({"issuer": self.url, "jwks_uri": format!("{}/keys/other.json", self.url)});
+        *self.inner.discovery.lock().unwrap() = Some(doc);
+    }
+
     pub fn set_mode(&self, mode: Mode) {
         *self.inner.mode.lock().unwrap() = mode;
+    }
+
+    /// Requests to the URL that discovery points at.
+    pub fn other_hits(&self) -> usize {
+        self.inner.other_hits.load(Ordering::SeqCst)
     }
 
     /// JWKS requests served so far.
     pub fn hits(&self) -> usize {
         self.inner.hits.load(Ordering::SeqCst)
     }
+}
+
+async fn discovery(Extract(j): Extract<Arc<Jwks>>) -> Response {
+    match j.discovery.lock().unwrap().clone() {
+        Some(doc) => axum::Json(doc).into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+async fn other_jwks(state: Extract<Arc<Jwks>>) -> Response {
+    state.0.other_hits.fetch_add(1, Ordering::SeqCst);
+    jwks(state).await
 }
 
 async fn jwks(Extract(j): Extract<Arc<Jwks>>) -> Response {
