@@ -1,0 +1,116 @@
+//! Every file in `examples/` and `deploy/k8s/` is checked by the tool that runs it:
+//! tokengate configs by `check-config`, Envoy's by `envoy --mode validate`, nginx's by
+//! `nginx -t`, Kubernetes manifests by `kubernetes-validate --strict`.
+
+// Each step runs an external tool: a failed step should panic loudly.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::process::Command;
+
+use common::tool;
+use tokengate::config::Config;
+
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+fn run(cmd: &mut Command) {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn the_tokengate_examples_pass_check_config() {
+    let path = format!("{ROOT}/examples/tokengate.yaml");
+    run(Command::new(env!("CARGO_BIN_EXE_tokengate")).args(["check-config", "--config", &path]));
+    let c = Config::load(path.as_ref()).unwrap();
+    assert_eq!(c.authorizers[0].claims_to_headers[2].0, "cognito:groups");
+    // The config embedded in the Kubernetes ConfigMap.
+    let k8s = std::fs::read_to_string(format!("{ROOT}/deploy/k8s/tokengate.yaml")).unwrap();
+    let start = k8s.find("tokengate.yaml: |").unwrap();
+    let embedded: String = k8s[start..]
+        .lines()
+        .skip(1)
+        .take_while(|l| l.starts_with("    "))
+        .map(|l| format!("{}\n", &l[4..]))
+        .collect();
+    Config::parse(&embedded).unwrap_or_else(|e| panic!("{e}"));
+}
+
+#[test]
+fn envoy_validates_the_envoy_example() {
+    let Some(envoy) = tool("envoy") else { return };
+    run(Command::new(envoy)
+        .args([
+            "--mode",
+            "validate",
+            "--disable-hot-restart",
+            "-l",
+            "error",
+            "-c",
+        ])
+        .arg(format!("{ROOT}/examples/envoy.yaml")));
+}
+
+#[test]
+fn nginx_accepts_the_nginx_example() {
+    let Some(nginx) = tool("nginx") else { return };
+    let dir = std::env::temp_dir().join(format!("tokengate-nginx-t-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("logs")).unwrap();
+    run(Command::new(nginx)
+        .arg("-t")
+        .arg("-p")
+        .arg(&dir)
+        .arg("-c")
+        .arg(format!("{ROOT}/examples/nginx.conf"))
+        .args([
+            "-g",
+            &format!("pid {}/nginx.pid; error_log stderr;", dir.display()),
+        ]));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn kubernetes_manifests_pass_strict_validation() {
+    let Some(validate) = tool("kubernetes-validate") else {
+        return;
+    };
+    run(Command::new(validate)
+        .arg("--strict")
+        .arg(format!("{ROOT}/deploy/k8s/tokengate.yaml")));
+    let text = std::fs::read_to_string(format!("{ROOT}/deploy/k8s/tokengate.yaml")).unwrap();
+    for kind in [
+        "Deployment",
+        "Service",
+        "HorizontalPodAutoscaler",
+        "PodDisruptionBudget",
+        "ServiceMonitor",
+    ] {
+        assert!(text.contains(&format!("kind: {kind}\n")), "{kind}");
+    }
+    assert!(text.contains("path: /readyz"), "readiness on /readyz");
+}
+
+#[test]
+fn the_dockerfile_builds_the_binary_from_the_files_that_exist() {
+    let text = std::fs::read_to_string(format!("{ROOT}/Dockerfile")).unwrap();
+    assert!(text.contains("cargo build --release --locked --bin tokengate"));
+    assert!(text.contains("USER 65532"), "non-root");
+    for line in text
+        .lines()
+        .filter(|l| l.starts_with("COPY ") && !l.contains("--from"))
+    {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        for src in &words[1..words.len() - 1] {
+            assert!(
+                std::path::Path::new(ROOT).join(src).exists(),
+                "Dockerfile copies missing {src}"
+            );
+        }
+    }
+}
