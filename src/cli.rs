@@ -40,4 +40,18 @@ pub enum Command {
         #[arg(long, env = "TOKENGATE_CONFIG")]
         config: PathBuf,
     },
+    /// Explain one decision: route, authorizer, each check, the claims. Exit 0 allow, 1 deny.
+    Verify {
+        /// The YAML config file.
+        #[arg(long, env = "TOKENGATE_CONFIG", required_unless_present = "dev")]
+        config: Option<PathBuf>,
+        /// Use `serve --dev`'s routes and trust its issuer (which must be running).
+        #[arg(long)]
+        dev: bool,
+        /// The request, as `METHOD /path` (e.g. "GET /users/7").
+        #[arg(long)]
+        route: String,
+        /// The token, with or without `Bearer `.
+        token: String,
+    },
 }

@@ -134,10 +134,14 @@ fn basic_auth(headers: &HeaderMap) -> Option<(String, String)> {
     Some((id.to_owned(), secret.to_owned()))
 }
 
+/// The development issuer's URL: the default admin listener.
+pub fn issuer_url() -> String {
+    format!("http://{}", config::Listen::default().admin)
+}
+
 /// Runs tokengate with the development issuer until SIGTERM/SIGINT.
 pub async fn serve() -> anyhow::Result<()> {
-    let listen = config::Listen::default();
-    let url = format!("http://{}", listen.admin);
+    let url = issuer_url();
     let mut secret = [0u8; 18];
     aws_lc_rs::rand::fill(&mut secret).map_err(|_| anyhow::anyhow!("no randomness"))?;
     let issuer = Arc::new(Issuer {

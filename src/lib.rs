@@ -17,6 +17,7 @@ pub mod clock;
 pub mod config;
 pub mod decision;
 pub mod dev;
+pub mod explain;
 pub mod gate;
 pub mod jwks;
 pub mod jwt;

@@ -13,6 +13,12 @@ fn main() -> ExitCode {
     init_tracing(cli.log_format);
     match cli.command {
         Command::CheckConfig { config } => check_config(&config),
+        Command::Verify {
+            config,
+            dev,
+            route,
+            token,
+        } => verify(config.as_deref(), dev, &route, &token),
         Command::Serve { config, dev } => {
             let runtime = match tokio::runtime::Runtime::new() {
                 Ok(rt) => rt,
@@ -60,6 +66,56 @@ fn check_config(path: &Path) -> ExitCode {
             eprintln!("{}: {e}", path.display());
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Exit codes: 0 allowed, 1 denied, 2 usage or config error.
+fn verify(path: Option<&Path>, dev: bool, route: &str, token: &str) -> ExitCode {
+    const USAGE: u8 = 2;
+    let config = match (dev, path) {
+        (true, _) => tokengate::dev::config(&tokengate::dev::issuer_url()),
+        (false, Some(p)) => Config::load(p),
+        (false, None) => {
+            eprintln!("tokengate verify: --config FILE or --dev is required");
+            return ExitCode::from(USAGE);
+        }
+    };
+    let config = match config {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("tokengate verify: {e}");
+            return ExitCode::from(USAGE);
+        }
+    };
+    let Some((method, target)) = route.split_once(' ').filter(|(_, p)| p.starts_with('/')) else {
+        eprintln!("tokengate verify: --route is `METHOD /path`, e.g. \"GET /users/7\"");
+        return ExitCode::from(USAGE);
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("tokengate verify: cannot start the runtime: {e}");
+            return ExitCode::from(USAGE);
+        }
+    };
+    let fetcher = match jwks::Fetcher::new() {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("tokengate verify: cannot build the HTTP client: {e}");
+            return ExitCode::from(USAGE);
+        }
+    };
+    let wait = std::time::Duration::from_secs(10);
+    let explain = tokengate::explain::explain(config, fetcher, method, target, token, wait);
+    let (decision, steps) = runtime.block_on(explain);
+    print!("{}", tokengate::explain::render(&decision, &steps));
+    if decision.is_allow() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     }
 }
 

@@ -5,6 +5,7 @@ use serde_json::{Map, Value};
 
 use super::TokenUse;
 use crate::decision::Reason;
+use crate::explain::Trace;
 
 /// What an authorizer requires of the claims.
 #[derive(Debug, Clone)]
@@ -38,39 +39,73 @@ impl Times {
 }
 
 /// Checks claims in the SPEC's order: types, `iss`, `aud`/`client_id`, time, `token_use`.
-pub fn check(claims: &Map<String, Value>, rules: &Rules<'_>, now: f64) -> Result<Times, Reason> {
-    let iss = string(claims, "iss")?.ok_or(Reason::Malformed)?;
-    let client_id = string(claims, "client_id")?;
-    let token_use = string(claims, "token_use")?;
-    let aud = audiences(claims)?;
-    let times = Times {
-        exp: number(claims, "exp")?.ok_or(Reason::Malformed)?,
-        nbf: number(claims, "nbf")?,
-        iat: number(claims, "iat")?,
-    };
-    // Cognito access tokens carry `client_id` and no `aud`: then `client_id` must be present.
-    if aud.is_none() && client_id.is_none() {
-        return Err(Reason::Malformed);
-    }
-    if rules.token_use.is_some() && token_use.is_none() {
-        return Err(Reason::Malformed);
-    }
+pub fn check(
+    claims: &Map<String, Value>,
+    rules: &Rules<'_>,
+    now: f64,
+    trace: &mut impl Trace,
+) -> Result<Times, Reason> {
+    let typed = (|| {
+        let iss = string(claims, "iss")?.ok_or(Reason::Malformed)?;
+        let client_id = string(claims, "client_id")?;
+        let token_use = string(claims, "token_use")?;
+        let aud = audiences(claims)?;
+        let times = Times {
+            exp: number(claims, "exp")?.ok_or(Reason::Malformed)?,
+            nbf: number(claims, "nbf")?,
+            iat: number(claims, "iat")?,
+        };
+        // Cognito access tokens carry `client_id` and no `aud`: then `client_id` must be present.
+        if aud.is_none() && client_id.is_none() {
+            return Err(Reason::Malformed);
+        }
+        if rules.token_use.is_some() && token_use.is_none() {
+            return Err(Reason::Malformed);
+        }
+        Ok((iss, client_id, token_use, aud, times))
+    })();
+    trace.record("claim types", typed.is_ok(), || {
+        "iss, exp present; exp/nbf/iat numbers; aud string or strings; client_id when no aud".into()
+    });
+    let (iss, client_id, token_use, aud, times) = typed?;
 
-    if iss != rules.issuer {
+    let iss_ok = iss == rules.issuer;
+    trace.record("iss", iss_ok, || {
+        format!("{iss:?} must equal {:?}", rules.issuer)
+    });
+    if !iss_ok {
         return Err(Reason::WrongIssuer);
     }
-    let audience_ok = match aud {
+    let audience_ok = match &aud {
         Some(list) => list.iter().any(|a| rules.audience.iter().any(|c| c == a)),
         None => client_id.is_some_and(|id| rules.audience.iter().any(|c| c == id)),
     };
+    trace.record("audience", audience_ok, || match &aud {
+        Some(list) => format!("aud {list:?} must hold one of {:?}", rules.audience),
+        None => format!(
+            "no aud: client_id {client_id:?} must be one of {:?}",
+            rules.audience
+        ),
+    });
     if !audience_ok {
         return Err(Reason::WrongAudience);
     }
-    times.check(now, rules.clock_skew)?;
-    if let Some(want) = rules.token_use
-        && token_use != Some(want.as_str())
-    {
-        return Err(Reason::WrongTokenUse);
+    let timely = times.check(now, rules.clock_skew);
+    trace.record("time", timely.is_ok(), || {
+        format!(
+            "now {now:.0}, exp {}, nbf {:?}, iat {:?}, skew {}s",
+            times.exp, times.nbf, times.iat, rules.clock_skew
+        )
+    });
+    timely?;
+    if let Some(want) = rules.token_use {
+        let ok = token_use == Some(want.as_str());
+        trace.record("token_use", ok, || {
+            format!("{token_use:?} must be {:?}", want.as_str())
+        });
+        if !ok {
+            return Err(Reason::WrongTokenUse);
+        }
     }
     Ok(times)
 }
@@ -175,6 +210,7 @@ pub fn header_value(claims: &Map<String, Value>, name: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::explain::NoTrace;
     use serde_json::json;
 
     fn obj(v: Value) -> Map<String, Value> {
@@ -200,7 +236,7 @@ mod tests {
         let aud = vec!["app".to_owned()];
         let r = rules(&aud);
         let ok = json!({"iss": ISS, "aud": "app", "exp": 200});
-        assert!(check(&obj(ok), &r, 100.0).is_ok());
+        assert!(check(&obj(ok), &r, 100.0, &mut NoTrace).is_ok());
         let cases = [
             (
                 json!({"iss": "x", "aud": "other", "exp": 1}),
@@ -243,7 +279,7 @@ mod tests {
         ];
         for (claims, want) in cases {
             assert_eq!(
-                check(&obj(claims.clone()), &r, 100.0).err(),
+                check(&obj(claims.clone()), &r, 100.0, &mut NoTrace).err(),
                 Some(want),
                 "{claims}"
             );
@@ -257,21 +293,21 @@ mod tests {
         r.token_use = Some(TokenUse::Access);
         let access =
             json!({"iss": ISS, "client_id": "client123", "token_use": "access", "exp": 200.5});
-        assert!(check(&obj(access), &r, 100.0).is_ok());
+        assert!(check(&obj(access), &r, 100.0, &mut NoTrace).is_ok());
         let id = json!({"iss": ISS, "aud": "client123", "token_use": "id", "exp": 200});
         assert_eq!(
-            check(&obj(id), &r, 100.0).err(),
+            check(&obj(id), &r, 100.0, &mut NoTrace).err(),
             Some(Reason::WrongTokenUse)
         );
         let wrong = json!({"iss": ISS, "client_id": "other", "token_use": "access", "exp": 200});
         assert_eq!(
-            check(&obj(wrong), &r, 100.0).err(),
+            check(&obj(wrong), &r, 100.0, &mut NoTrace).err(),
             Some(Reason::WrongAudience)
         );
         // `aud` present wins over `client_id`.
         let both = json!({"iss": ISS, "aud": "x", "client_id": "client123", "token_use": "access", "exp": 200});
         assert_eq!(
-            check(&obj(both), &r, 100.0).err(),
+            check(&obj(both), &r, 100.0, &mut NoTrace).err(),
             Some(Reason::WrongAudience)
         );
     }

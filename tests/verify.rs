@@ -1,0 +1,192 @@
+//! `tokengate verify` as a process: an allowed token exits 0 and shows its claims; each deny
+//! reason exits 1 and names the failing check; usage and config errors exit 2.
+
+// Each case runs the binary: a failed step should panic loudly.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::process::{Command, Output};
+
+use common::*;
+use serde_json::json;
+use tokengate::jwt::Alg;
+
+async fn run(args: Vec<String>) -> Output {
+    tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_tokengate"))
+            .args(args)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn verify_explains_each_decision_and_names_the_failing_check() {
+    let k = signer(Alg::ES256, "k");
+    let jwks = JwksServer::start(&[&k]).await;
+    let iss = jwks.url.clone();
+    let dir = std::env::temp_dir().join(format!("tokengate-verify-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("tokengate.yaml");
+    std::fs::write(
+        &path,
+        format!(
+            r#"
+authorizers:
+  cognito: {{issuer: "{iss}", audience: [api], token_use: access, claims_to_headers: {{sub: x-user-id}}}}
+routes:
+  "GET /users/{{id}}": {{authorizer: cognito, scopes: [users/read]}}
+  "GET /health": {{public: true}}
+"#
+        ),
+    )
+    .unwrap();
+    let config = path.display().to_string();
+    let good = json!({"iss": iss, "client_id": "api", "token_use": "access", "scope": "users/read",
+                      "sub": "alice", "exp": now() + 600.0, "iat": now() - 1.0});
+    let with = |k: &str, v: serde_json::Value| {
+        let mut c = good.clone();
+        c[k] = v;
+        c
+    };
+    let verify = |route: &str, token: String| {
+        vec![
+            "verify".into(),
+            "--config".into(),
+            config.clone(),
+            "--route".into(),
+            route.into(),
+            token,
+        ]
+    };
+
+    let out = run(verify("GET /users/7", format!("Bearer {}", k.sign(&good)))).await;
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    for want in [
+        "route",
+        "GET /users/{id}",
+        "authorizer",
+        "cognito",
+        "signature",
+        "\"sub\":\"alice\"",
+        "ALLOW (verified)",
+        "x-user-id: alice",
+    ] {
+        assert!(text.contains(want), "{want} in\n{text}");
+    }
+    assert!(!text.contains("FAIL"), "{text}");
+
+    let stranger = signer(Alg::ES256, "k");
+    let cases = [
+        ("GET /users/7", String::new(), "token", "missing_token"),
+        ("GET /users/7", "abc".into(), "shape", "malformed"),
+        (
+            "GET /users/7",
+            k.sign_raw(br#"{"alg":"none"}"#, good.to_string().as_bytes()),
+            "alg",
+            "alg_not_allowed",
+        ),
+        (
+            "GET /users/7",
+            signer(Alg::ES256, "other").sign(&good),
+            "key",
+            "unknown_key",
+        ),
+        (
+            "GET /users/7",
+            stranger.sign(&good),
+            "signature",
+            "bad_signature",
+        ),
+        (
+            "GET /users/7",
+            k.sign(&with("iss", json!("https://x.example"))),
+            "iss",
+            "wrong_issuer",
+        ),
+        (
+            "GET /users/7",
+            k.sign(&with("client_id", json!("other"))),
+            "audience",
+            "wrong_audience",
+        ),
+        (
+            "GET /users/7",
+            k.sign(&with("exp", json!(now() - 5.0))),
+            "time",
+            "expired",
+        ),
+        (
+            "GET /users/7",
+            k.sign(&with("nbf", json!(now() + 500.0))),
+            "time",
+            "not_yet_valid",
+        ),
+        (
+            "GET /users/7",
+            k.sign(&with("token_use", json!("id"))),
+            "token_use",
+            "wrong_token_use",
+        ),
+        (
+            "GET /users/7",
+            k.sign(&with("exp", json!("later"))),
+            "claim types",
+            "malformed",
+        ),
+        (
+            "GET /users/7",
+            k.sign(&with("scope", json!("other"))),
+            "scopes",
+            "insufficient_scope",
+        ),
+        ("POST /users/7", k.sign(&good), "route", "no_route"),
+    ];
+    for (route, token, check, reason) in cases {
+        let out = run(verify(route, token)).await;
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        assert_eq!(out.status.code(), Some(1), "{reason}: {text}");
+        let failing = text
+            .lines()
+            .find(|l| l.starts_with("FAIL"))
+            .unwrap_or_else(|| panic!("{reason}: {text}"));
+        assert!(
+            failing.starts_with(&format!("FAIL {check} ")),
+            "{reason}: {failing}"
+        );
+        assert!(
+            text.contains(&format!("DENY ({reason})")),
+            "{reason}: {text}"
+        );
+    }
+    let public = run(verify("GET /health", String::new())).await;
+    assert_eq!(public.status.code(), Some(0));
+
+    // Usage and config errors exit 2.
+    let bad_route = run(verify("/users/7", "x".into())).await;
+    assert_eq!(bad_route.status.code(), Some(2));
+    let missing = run(vec![
+        "verify".into(),
+        "--config".into(),
+        "/nonexistent.yaml".into(),
+        "--route".into(),
+        "GET /".into(),
+        "x".into(),
+    ])
+    .await;
+    assert_eq!(missing.status.code(), Some(2));
+    let no_token = run(vec![
+        "verify".into(),
+        "--config".into(),
+        config.clone(),
+        "--route".into(),
+        "GET /".into(),
+    ])
+    .await;
+    assert_eq!(no_token.status.code(), Some(2));
+    std::fs::remove_dir_all(&dir).ok();
+}
