@@ -99,7 +99,8 @@ async fn token(
     if form.grant_type.as_deref() != Some("client_credentials") {
         return error(StatusCode::BAD_REQUEST, "unsupported_grant_type");
     }
-    let now = clock::now().floor();
+    // Whole seconds, as Cognito issues them.
+    let now = clock::now() as u64;
     let mut jti = [0u8; 12];
     if aws_lc_rs::rand::fill(&mut jti).is_err() {
         return error(StatusCode::INTERNAL_SERVER_ERROR, "server_error");
@@ -111,7 +112,7 @@ async fn token(
         "token_use": "access",
         "auth_time": now,
         "iat": now,
-        "exp": now + TOKEN_LIFETIME as f64,
+        "exp": now + TOKEN_LIFETIME,
         "jti": URL_SAFE_NO_PAD.encode(jti),
         "version": 2,
     });
