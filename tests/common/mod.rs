@@ -398,3 +398,55 @@ pub fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+/// Through a proxy (nginx or Envoy) in front of [`echo_upstream`], with tokengate requiring a
+/// token everywhere and scope `admin` under `/admin/`: no token is 401 with one `Bearer`
+/// challenge and the JSON body; `token` (without `admin`) passes with its own `sub`, never the
+/// forged `x-user-id`; `/admin/users` is 403 with the scope challenge.
+pub async fn assert_proxied_decisions(base: &str, token: &str, what: &str) {
+    let http = reqwest::Client::new();
+    let challenges = |r: &reqwest::Response| -> Vec<String> {
+        r.headers()
+            .get_all("www-authenticate")
+            .iter()
+            .filter_map(|v| v.to_str().ok().map(str::to_owned))
+            .collect()
+    };
+    let r = http.get(format!("{base}/hello")).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 401, "{what}");
+    assert_eq!(challenges(&r), ["Bearer"], "{what}");
+    assert_eq!(
+        r.text().await.unwrap(),
+        r#"{"message":"Unauthorized"}"#,
+        "{what}"
+    );
+
+    let r = http
+        .get(format!("{base}/hello"))
+        .bearer_auth(token)
+        .header("x-user-id", "forged-admin")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200, "{what}");
+    let seen = r.text().await.unwrap();
+    assert_eq!(
+        seen, "user=user-1",
+        "{what}: the upstream sees the verified sub"
+    );
+
+    let r = http
+        .get(format!("{base}/admin/users"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 403, "{what}");
+    let scope = r#"Bearer error="insufficient_scope", scope="admin""#;
+    assert_eq!(challenges(&r), [scope], "{what}");
+    assert_eq!(
+        r.text().await.unwrap(),
+        r#"{"message":"Forbidden"}"#,
+        "{what}"
+    );
+}
