@@ -79,11 +79,29 @@ fn decode(segment: &str) -> Result<Vec<u8>, Reason> {
         .map_err(|_| Reason::Malformed)
 }
 
+/// Canonical unpadded base64url, exactly what [`decode`] accepts: the alphabet, a length that
+/// encodes whole bytes, and the last character's unused low bits zero. Without the last rule a
+/// payload with non-canonical trailing bits passed here and was refused only after the
+/// signature, so the same broken payload was `bad_signature` or `malformed` by signature.
 fn is_base64url(segment: &str) -> bool {
-    segment
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        && segment.len() % 4 != 1
+    let unused_bits = match segment.len() % 4 {
+        1 => return false,
+        2 => 0b1111,
+        3 => 0b11,
+        _ => 0,
+    };
+    let mut last = 0;
+    for b in segment.bytes() {
+        last = match b {
+            b'A'..=b'Z' => b - b'A',
+            b'a'..=b'z' => b - b'a' + 26,
+            b'0'..=b'9' => b - b'0' + 52,
+            b'-' => 62,
+            b'_' => 63,
+            _ => return false,
+        };
+    }
+    last & unused_bits == 0
 }
 
 /// A JSON object whose top-level member names are unique.
@@ -166,6 +184,8 @@ mod tests {
             format!("{}.{good_p}.c", b64(r#"{"alg":"RS256","b64":false}"#)),
             format!("{}.{good_p}.c", b64(r#"{"alg":"RS256","kid":7}"#)),
             format!("{good_h}..c"),
+            // `{"a":1}` ends in `Q`; `R` sets a bit that encodes nothing.
+            format!("{good_h}.{}R.{}", &good_p[..good_p.len() - 1], b64("sig")),
             r#"{"payload":"x","signatures":[]}"#.to_owned(),
             "x".repeat(MAX_TOKEN_BYTES + 1),
         ] {

@@ -70,9 +70,17 @@ impl Headers for std::collections::HashMap<String, String> {
     }
 }
 
+/// What a header value that is not UTF-8 reads as: present (so it is judged, and is
+/// `malformed`, rather than skipped as if absent), and never part of a token.
+pub const NOT_UTF8: &str = "\u{fffd}";
+
 impl Headers for http::HeaderMap {
+    /// Any UTF-8 value is read as it is, as the gRPC transport receives it. `to_str` would
+    /// take visible ASCII only, and a token with one stray non-ASCII character (a trailing
+    /// zero-width space) would be `missing_token` over HTTP but `malformed` over gRPC.
     fn header(&self, lower_name: &str) -> Option<&str> {
-        self.get(lower_name).and_then(|v| v.to_str().ok())
+        self.get(lower_name)
+            .map(|v| std::str::from_utf8(v.as_bytes()).unwrap_or(NOT_UTF8))
     }
 }
 
@@ -155,6 +163,20 @@ mod tests {
         // Not the Bearer scheme: the value is the token, and will not parse.
         assert_eq!(find1("Bearerabc").as_deref(), Some("Bearerabc"));
         assert_eq!(find1("Basic abc").as_deref(), Some("Basic abc"));
+    }
+
+    #[test]
+    fn http_values_are_read_as_utf8_and_a_non_utf8_value_is_present() {
+        let src = sources(&["$request.header.Authorization"]);
+        let token = |v: http::HeaderValue| {
+            let mut h = http::HeaderMap::new();
+            h.insert("authorization", v);
+            find(&src, &h, None).map(|(t, _)| t.to_owned())
+        };
+        let utf8 = http::HeaderValue::from_str("Bearer a.b.c\u{200b}").expect("value");
+        assert_eq!(token(utf8).as_deref(), Some("a.b.c\u{200b}"));
+        let latin1 = http::HeaderValue::from_bytes(b"Bearer a.b.\xe9").expect("value");
+        assert_eq!(token(latin1).as_deref(), Some(NOT_UTF8));
     }
 
     #[test]

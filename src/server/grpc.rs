@@ -80,13 +80,16 @@ fn header_map(map: Option<&crate::pb::core::HeaderMap>) -> HashMap<String, Strin
     map.map(|m| {
         m.headers
             .iter()
-            .filter_map(|h| {
+            .map(|h| {
                 let value = if h.raw_value.is_empty() {
                     h.value.clone()
                 } else {
-                    String::from_utf8(h.raw_value.clone()).ok()?
+                    // A value that is not UTF-8 is still present, read as the HTTP
+                    // authorizer reads it: judged (malformed), not skipped as absent.
+                    String::from_utf8(h.raw_value.clone())
+                        .unwrap_or_else(|_| crate::jwt::extract::NOT_UTF8.to_owned())
                 };
-                Some((h.key.to_ascii_lowercase(), value))
+                (h.key.to_ascii_lowercase(), value)
             })
             .collect()
     })
