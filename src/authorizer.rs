@@ -17,8 +17,9 @@ pub struct Authorizer {
     pub config: config::Authorizer,
     pub algs: AlgSet,
     pub keys: Arc<KeySet>,
-    /// SHA-256 of the authorizer's whole config: the token cache's namespace, so a verdict
-    /// made under other rules is never reused.
+    /// SHA-256 of the authorizer's whole config and its key set's id: the token cache's
+    /// namespace, so a verdict made under other rules, or with keys of a key set a reload
+    /// replaced (whose keys no later fetch retires), is never reused.
     pub fingerprint: [u8; 32],
     /// `(claim, header)`.
     claim_headers: Vec<(String, Arc<str>)>,
@@ -29,7 +30,10 @@ pub struct Authorizer {
 impl Authorizer {
     pub fn new(config: config::Authorizer, keys: Arc<KeySet>) -> Authorizer {
         let fingerprint = {
-            let d = digest::digest(&digest::SHA256, format!("{config:?}").as_bytes());
+            let mut ctx = digest::Context::new(&digest::SHA256);
+            ctx.update(format!("{config:?}").as_bytes());
+            ctx.update(&keys.id().to_le_bytes());
+            let d = ctx.finish();
             let mut out = [0; 32];
             out.copy_from_slice(d.as_ref());
             out

@@ -20,6 +20,11 @@ use crate::jwt::Alg;
 
 /// At most one unknown-`kid` refetch per key set in this interval.
 pub const REFETCH_INTERVAL: Duration = Duration::from_secs(30);
+/// How long a check waits for the unknown-`kid` refetch it asked for (or found running). A
+/// healthy issuer answers well within it, so a rotated key verifies on first sight; a hanging
+/// one costs the check this much, not the 10 s fetch timeout (twice, behind a hung refresh).
+/// The fetch itself goes on in the background and its keys serve later checks.
+pub const MISS_WAIT: Duration = Duration::from_secs(1);
 const FIRST_RETRY: Duration = Duration::from_secs(1);
 
 /// Where a key set comes from. Two authorizers with equal sources may share one set.
@@ -51,6 +56,9 @@ pub struct Status {
 
 /// The keys of one issuer.
 pub struct KeySet {
+    /// Unique in the process: verdicts cached with one key set are never served through
+    /// another, whose fetches never retire this one's keys.
+    id: u64,
     /// The authorizer name, for logs and metric labels.
     label: Arc<str>,
     source: Source,
@@ -61,11 +69,13 @@ pub struct KeySet {
     loaded: AtomicBool,
     /// Unix milliseconds of the last successful fetch.
     last_ok_ms: AtomicU64,
-    /// When the last unknown-`kid` refetch started, as milliseconds since `epoch`.
-    last_refetch_ms: AtomicU64,
+    /// The unknown-`kid` refetch: whether one runs, and when the last one started.
+    refetch: Mutex<Refetch>,
+    /// Bumped each time an unknown-`kid` refetch ends; misses wait on it.
+    refetched: tokio::sync::watch::Sender<u64>,
     epoch: Instant,
-    /// Serializes fetches so concurrent misses share one; held across the fetch on purpose,
-    /// and never by the check path unless it is waiting for that very refetch.
+    /// Serializes fetches (periodic and unknown-`kid`); held across the fetch on purpose, and
+    /// never by the check path, which only waits, bounded, on `refetched`.
     fetching: tokio::sync::Mutex<()>,
     /// Written once per fetch, read by `/readyz`: a plain mutex, never held across `.await`.
     last_error: Mutex<Option<String>>,
@@ -86,7 +96,39 @@ impl std::fmt::Debug for KeySet {
 
 impl KeySet {
     pub fn new(label: Arc<str>, source: Source, fetcher: Fetcher) -> Arc<KeySet> {
-        Arc::new(KeySet {
+        Arc::new(KeySet::empty(label, source, fetcher, Instant::now()))
+    }
+
+    /// A set for the same issuer and JWKS URL under another refresh period (a reload that
+    /// changed `jwks_refresh`): it starts with this set's keys, status and unknown-`kid` window,
+    /// so checks never find it empty, even while the issuer is down. Not yet refreshing.
+    pub fn with_refresh(&self, refresh: Duration) -> Arc<KeySet> {
+        let source = Source {
+            refresh,
+            ..self.source.clone()
+        };
+        let next = KeySet::empty(self.label.clone(), source, self.fetcher.clone(), self.epoch);
+        // A key retired meanwhile (by a fetch of this set) is not carried over.
+        for entry in self.by_kid.iter().filter(|e| !e.value().is_retired()) {
+            next.by_kid
+                .insert(entry.key().clone(), entry.value().clone());
+        }
+        let anonymous = self.anonymous.load_full();
+        let held = anonymous.iter().filter(|k| !k.is_retired()).cloned();
+        next.anonymous.store(Arc::new(held.collect()));
+        next.last_ok_ms
+            .store(self.last_ok_ms.load(Ordering::Acquire), Ordering::Release);
+        *lock(&next.last_error) = lock(&self.last_error).clone();
+        *lock(&next.resolved) = lock(&self.resolved).clone();
+        lock(&next.refetch).last_ms = lock(&self.refetch).last_ms;
+        next.loaded.store(self.is_loaded(), Ordering::Release);
+        Arc::new(next)
+    }
+
+    fn empty(label: Arc<str>, source: Source, fetcher: Fetcher, epoch: Instant) -> KeySet {
+        static IDS: AtomicU64 = AtomicU64::new(0);
+        KeySet {
+            id: IDS.fetch_add(1, Ordering::Relaxed),
             label,
             source,
             fetcher,
@@ -94,13 +136,14 @@ impl KeySet {
             anonymous: ArcSwap::from_pointee(Vec::new()),
             loaded: AtomicBool::new(false),
             last_ok_ms: AtomicU64::new(0),
-            last_refetch_ms: AtomicU64::new(0),
-            epoch: Instant::now(),
+            refetch: Mutex::new(Refetch::default()),
+            refetched: tokio::sync::watch::Sender::new(0),
+            epoch,
             fetching: tokio::sync::Mutex::new(()),
             last_error: Mutex::new(None),
             resolved: Mutex::new(None),
             fetches: AtomicU64::new(0),
-        })
+        }
     }
 
     /// Starts the background refresh: at once, then every `refresh`; after a failure, again
@@ -112,6 +155,11 @@ impl KeySet {
 
     pub fn source(&self) -> &Source {
         &self.source
+    }
+
+    /// This set's process-unique id (part of the token cache namespace).
+    pub fn id(&self) -> u64 {
+        self.id
     }
 
     pub fn is_loaded(&self) -> bool {
@@ -151,23 +199,35 @@ impl KeySet {
         }
     }
 
-    /// Refetches after a `kid` miss, unless one started in the last 30 s. Concurrent misses
-    /// wait for the one fetch in flight and then look again. Returns whether this call fetched.
-    pub async fn refetch_unknown(&self) -> bool {
-        let window = REFETCH_INTERVAL.as_millis() as u64;
-        let recent = |last: u64| last != 0 && self.millis() < last + window;
-        if recent(self.last_refetch_ms.load(Ordering::Acquire)) {
-            // Waits only while that refetch is still running.
-            drop(self.fetching.lock().await);
-            return false;
+    /// Refetches after a `kid` miss, unless one started in the last 30 s. Misses that arrive
+    /// while that refetch runs share it. Each waits for it at most [`MISS_WAIT`], then the
+    /// caller looks again; the fetch runs in its own task, so neither a slow issuer nor a
+    /// cancelled check cuts it short. Returns whether this call started the refetch.
+    pub async fn refetch_unknown(self: &Arc<Self>) -> bool {
+        let mut done = self.refetched.subscribe();
+        let started = {
+            let mut r = lock(&self.refetch);
+            let window = REFETCH_INTERVAL.as_millis() as u64;
+            if r.running {
+                false
+            } else if r.last_ms != 0 && self.millis() < r.last_ms + window {
+                return false;
+            } else {
+                r.running = true;
+                r.last_ms = self.millis();
+                true
+            }
+        };
+        if started {
+            let set = Arc::clone(self);
+            tokio::spawn(async move {
+                let _end = RefetchEnd(&set);
+                let _ = set.refresh().await;
+            });
         }
-        let guard = self.fetching.lock().await;
-        // The stamp is written under the lock, so a miss that sees it also waits above.
-        if recent(self.last_refetch_ms.load(Ordering::Acquire)) {
-            return false;
-        }
-        self.last_refetch_ms.store(self.millis(), Ordering::Release);
-        self.refresh_locked(guard).await.is_ok()
+        // `done` was subscribed before `running` was read: an end after that is seen here.
+        let _ = tokio::time::timeout(MISS_WAIT, done.changed()).await;
+        started
     }
 
     /// Milliseconds since this set was made, never 0 (0 means "never").
@@ -297,6 +357,30 @@ impl KeySet {
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .clone(),
         }
+    }
+}
+
+/// A plain mutex's guard; a panic elsewhere cannot leave these values half-written.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// The unknown-`kid` refetch state, under a plain mutex never held across `.await`.
+#[derive(Debug, Default)]
+struct Refetch {
+    running: bool,
+    /// When the last one started, as milliseconds since `epoch` (0: never).
+    last_ms: u64,
+}
+
+/// Ends an unknown-`kid` refetch, even one whose task panicked: clears `running`, then wakes
+/// the misses waiting for it.
+struct RefetchEnd<'a>(&'a KeySet);
+
+impl Drop for RefetchEnd<'_> {
+    fn drop(&mut self) {
+        lock(&self.0.refetch).running = false;
+        self.0.refetched.send_modify(|n| *n = n.wrapping_add(1));
     }
 }
 

@@ -141,16 +141,25 @@ impl State {
         self.cache.load_full()
     }
 
-    /// Swaps in a new config. Key sets with an unchanged source are carried over.
+    /// Swaps in a new config. Key sets with an unchanged source are carried over; one whose
+    /// issuer and JWKS URL stay but whose refresh period changed is replaced by a set that
+    /// starts with its keys.
     pub fn reload(&self, config: Config) {
         let old = self.snapshot.load_full();
         let snapshot = Snapshot::build(config, |a| {
             let source = source_of(a);
-            old.authorizers
-                .iter()
-                .find(|o| o.config.name == a.name && *o.keys.source() == source)
-                .map(|o| o.keys.clone())
-                .unwrap_or_else(|| new_key_set(a, &self.fetcher))
+            match old.authorizers.iter().find(|o| o.config.name == a.name) {
+                Some(o) if *o.keys.source() == source => o.keys.clone(),
+                Some(o)
+                    if o.keys.source().issuer == source.issuer
+                        && o.keys.source().jwks_uri == source.jwks_uri =>
+                {
+                    let set = o.keys.with_refresh(source.refresh);
+                    set.spawn_refresh();
+                    set
+                }
+                _ => new_key_set(a, &self.fetcher),
+            }
         });
         if *self.cache.load().settings() != snapshot.config.cache {
             self.cache

@@ -18,7 +18,7 @@ const MAX_REDIRECTS: usize = 3;
 /// Why a fetch failed. Shown in `/readyz` and logs; the old keys stay in use.
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
-    #[error("request to {url} failed: {source}")]
+    #[error("request to {url} failed: {}", causes(source))]
     Http { url: Url, source: reqwest::Error },
     #[error("{url} answered {status}")]
     Status { url: Url, status: StatusCode },
@@ -41,7 +41,8 @@ pub struct Fetcher {
 impl Fetcher {
     pub fn new() -> Result<Fetcher, reqwest::Error> {
         let policy = redirect::Policy::custom(|attempt| {
-            if attempt.previous().len() >= MAX_REDIRECTS {
+            // `previous` starts with the URL first asked for, which is no redirect.
+            if attempt.previous().len() > MAX_REDIRECTS {
                 attempt.error("too many redirects")
             } else if !secure(attempt.url()) {
                 attempt.error("redirect to an insecure URL")
@@ -129,6 +130,22 @@ pub fn parse_jwks(body: &[u8]) -> Result<Vec<Key>, Option<String>> {
         .filter_map(|jwk| Key::from_jwk(&jwk).ok())
         .collect();
     if keys.is_empty() { Err(None) } else { Ok(keys) }
+}
+
+/// An HTTP error with its causes (`connection refused`, `operation timed out`, `too many
+/// redirects`), which reqwest's own message leaves out and `/readyz` should show.
+fn causes(e: &reqwest::Error) -> String {
+    let mut text = e.to_string();
+    let mut next = std::error::Error::source(e);
+    while let Some(cause) = next {
+        let part = cause.to_string();
+        if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        next = cause.source();
+    }
+    text
 }
 
 fn secure(url: &Url) -> bool {

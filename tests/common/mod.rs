@@ -34,17 +34,32 @@ pub enum Mode {
     Keys,
     Status(u16),
     Body(String),
+    /// Raw bytes, sent as `application/octet-stream`.
+    Bytes(Vec<u8>),
     Slow(Duration),
+    /// `302 Found` to this location (absolute, or a path on this server such as
+    /// `/.well-known/jwks.json` itself, or `/bounce`, which sends the client back here).
+    Redirect(String),
+    /// A 200 whose body is this many bytes, streamed in 64 KiB chunks without a
+    /// `content-length`, so the reader cannot refuse it up front.
+    Huge(usize),
+    /// A 200 whose streamed body never ends.
+    Endless,
 }
 
 struct Jwks {
     /// The OIDC discovery document, when the issuer publishes one.
     discovery: Mutex<Option<Value>>,
-    keys: Mutex<Vec<Value>>,
+    /// The published keys, with a generation bumped by every `set_keys`.
+    keys: Mutex<(u64, Vec<Value>)>,
     mode: Mutex<Mode>,
     hits: AtomicUsize,
     /// Requests to the discovered URL, `/keys/other.json`.
     other_hits: AtomicUsize,
+    /// Requests to `/bounce` and `/hop/{n}`.
+    redirect_hits: AtomicUsize,
+    /// The key generation of every key set served, in order.
+    served: Mutex<Vec<u64>>,
 }
 
 /// A JWKS endpoint at `{url}/.well-known/jwks.json`, also its issuer's OIDC discovery.
@@ -56,19 +71,29 @@ pub struct JwksServer {
 
 impl JwksServer {
     pub async fn start(keys: &[&Signer]) -> JwksServer {
+        JwksServer::start_at("127.0.0.1:0".parse().unwrap(), keys).await
+    }
+
+    /// Starts on a given address: a test can configure an issuer that is down, then bring it
+    /// up at that address.
+    pub async fn start_at(addr: SocketAddr, keys: &[&Signer]) -> JwksServer {
         let inner = Arc::new(Jwks {
             discovery: Mutex::new(None),
-            keys: Mutex::new(keys.iter().map(|s| s.jwk()).collect()),
+            keys: Mutex::new((0, keys.iter().map(|s| s.jwk()).collect())),
             mode: Mutex::new(Mode::Keys),
             hits: AtomicUsize::new(0),
             other_hits: AtomicUsize::new(0),
+            redirect_hits: AtomicUsize::new(0),
+            served: Mutex::new(Vec::new()),
         });
         let app = Router::new()
             .route("/.well-known/jwks.json", get(jwks))
             .route("/keys/other.json", get(other_jwks))
             .route("/.well-known/openid-configuration", get(discovery))
+            .route("/bounce", get(bounce))
+            .route("/hop/{n}", get(hop))
             .with_state(inner.clone());
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = TcpListener::bind(addr).await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await });
         JwksServer {
@@ -77,13 +102,31 @@ impl JwksServer {
         }
     }
 
-    /// Publishes exactly these keys.
+    /// Publishes exactly these keys, as a new generation.
     pub fn set_keys(&self, keys: &[&Signer]) {
-        *self.inner.keys.lock().unwrap() = keys.iter().map(|s| s.jwk()).collect();
+        self.set_raw_keys(keys.iter().map(|s| s.jwk()).collect());
     }
 
     pub fn set_raw_keys(&self, keys: Vec<Value>) {
-        *self.inner.keys.lock().unwrap() = keys;
+        let mut published = self.inner.keys.lock().unwrap();
+        published.0 += 1;
+        published.1 = keys;
+    }
+
+    /// The generation of the published keys: 0 at start, one more per `set_keys`.
+    pub fn generation(&self) -> u64 {
+        self.inner.keys.lock().unwrap().0
+    }
+
+    /// How many times a key set of generation `generation` or later was served.
+    pub fn serves_since(&self, generation: u64) -> usize {
+        let served = self.inner.served.lock().unwrap();
+        served.iter().filter(|g| **g >= generation).count()
+    }
+
+    /// Requests to the redirecting paths, `/bounce` and `/hop/{n}`.
+    pub fn redirect_hits(&self) -> usize {
+        self.inner.redirect_hits.load(Ordering::SeqCst)
     }
 
     /// Publishes OIDC discovery pointing at `{url}/keys/other.json`.
@@ -123,17 +166,68 @@ async fn jwks(Extract(j): Extract<Arc<Jwks>>) -> Response {
     j.hits.fetch_add(1, Ordering::SeqCst);
     let mode = j.mode.lock().unwrap().clone();
     match mode {
-        Mode::Keys => {
-            let keys = j.keys.lock().unwrap().clone();
-            axum::Json(json!({ "keys": keys })).into_response()
-        }
+        Mode::Keys => serve_keys(&j),
         Mode::Status(code) => StatusCode::from_u16(code).unwrap().into_response(),
         Mode::Body(body) => body.into_response(),
+        Mode::Bytes(bytes) => bytes.into_response(),
         Mode::Slow(d) => {
             tokio::time::sleep(d).await;
-            let keys = j.keys.lock().unwrap().clone();
-            axum::Json(json!({ "keys": keys })).into_response()
+            serve_keys(&j)
         }
+        Mode::Redirect(to) => redirect(&to),
+        Mode::Huge(len) => {
+            const CHUNK: usize = 64 * 1024;
+            let chunks = (0..len.div_ceil(CHUNK)).map(move |i| {
+                let n = CHUNK.min(len - i * CHUNK);
+                Ok::<_, std::convert::Infallible>(axum::body::Bytes::from(vec![b' '; n]))
+            });
+            streamed(tokio_stream::iter(chunks))
+        }
+        Mode::Endless => {
+            let chunk = axum::body::Bytes::from(vec![b' '; 64 * 1024]);
+            let chunks = std::iter::repeat_with(move || Ok(chunk.clone()));
+            streamed(tokio_stream::iter(chunks))
+        }
+    }
+}
+
+fn serve_keys(j: &Jwks) -> Response {
+    let (generation, keys) = j.keys.lock().unwrap().clone();
+    j.served.lock().unwrap().push(generation);
+    axum::Json(json!({ "keys": keys })).into_response()
+}
+
+fn streamed<S>(chunks: S) -> Response
+where
+    S: tokio_stream::Stream<Item = Result<axum::body::Bytes, std::convert::Infallible>>
+        + Send
+        + 'static,
+{
+    Response::builder()
+        .header("content-type", "application/json")
+        .body(axum::body::Body::from_stream(chunks))
+        .unwrap()
+}
+
+fn redirect(to: &str) -> Response {
+    (StatusCode::FOUND, [("location", to.to_owned())]).into_response()
+}
+
+/// Always back to the JWKS path: with `Mode::Redirect("/bounce")` a loop of two URLs.
+async fn bounce(Extract(j): Extract<Arc<Jwks>>) -> Response {
+    j.redirect_hits.fetch_add(1, Ordering::SeqCst);
+    redirect("/.well-known/jwks.json")
+}
+
+/// `/hop/{n}` redirects to `/hop/{n-1}`; `/hop/0` serves the keys: a chain of `n` redirects.
+async fn hop(
+    Extract(j): Extract<Arc<Jwks>>,
+    axum::extract::Path(n): axum::extract::Path<u32>,
+) -> Response {
+    j.redirect_hits.fetch_add(1, Ordering::SeqCst);
+    match n {
+        0 => serve_keys(&j),
+        n => redirect(&format!("/hop/{}", n - 1)),
     }
 }
 
