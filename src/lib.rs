@@ -9,7 +9,8 @@
 //!   [`jwks`] keeps each issuer's keys. The verdict is a [`decision::Decision`].
 //! - [`server`] runs the gRPC, HTTP-authorizer and admin listeners, each turning its request
 //!   into a [`gate::Request`] and the decision back into its own response.
-//! - [`metrics`], [`signal`], [`clock`] and [`dev`] (the `serve --dev` issuer) support them.
+//! - [`metrics`], [`signal`], [`clock`] and [`dev`] (the `serve --dev` issuer) support them;
+//!   [`fuzz`] holds what the cargo-fuzz targets run.
 
 pub mod authorizer;
 pub mod cli;
@@ -18,6 +19,7 @@ pub mod config;
 pub mod decision;
 pub mod dev;
 pub mod explain;
+pub mod fuzz;
 pub mod gate;
 pub mod jwks;
 pub mod jwt;

@@ -1,0 +1,140 @@
+//! What the cargo-fuzz targets in `fuzz/` run, kept here so `tests/fuzz.rs` replays the seeds and
+//! every past finding on each `cargo test`, with or without cargo-fuzz installed.
+//!
+//! Each function takes the fuzzer's bytes, must never panic, and asserts what must hold whatever
+//! the input: nothing the fuzzer writes verifies, a route selected for a request matches it, and
+//! every config error points into the file.
+
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock};
+
+use crate::config::{self, Config};
+use crate::explain::NoTrace;
+use crate::jwks::Key;
+use crate::jwt::claims::{self, Rules};
+use crate::jwt::extract::{self, IdentitySource};
+use crate::jwt::{Alg, TokenUse, compact};
+use crate::route::{RouteKey, RouteTable};
+
+static KEYS: LazyLock<Vec<Key>> = LazyLock::new(|| {
+    [Alg::RS256, Alg::ES256, Alg::ES384, Alg::EdDSA]
+        .iter()
+        .filter_map(|alg| {
+            let signer = crate::dev::Signer::generate(*alg, "k").ok()?;
+            let jwk = serde_json::from_value(signer.jwk()).ok()?;
+            Key::from_jwk(&jwk).ok()
+        })
+        .collect()
+});
+
+static SOURCES: LazyLock<Vec<IdentitySource>> = LazyLock::new(|| {
+    [
+        "$request.header.authorization",
+        "$request.querystring.access_token",
+        "$request.cookie.session",
+    ]
+    .iter()
+    .filter_map(|s| s.parse().ok())
+    .collect()
+});
+
+/// Extraction, the compact parse, signature verification with real keys, the payload and every
+/// claim check.
+pub fn token(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let headers = HashMap::from([
+        ("authorization".to_owned(), text.to_owned()),
+        ("cookie".to_owned(), format!("a=b; session={text}")),
+    ]);
+    let found = extract::find(SOURCES.iter(), &headers, Some(text)).map(|(t, _)| t);
+    for token in [Some(text), found].into_iter().flatten() {
+        let Ok(parsed) = compact::parse(token) else {
+            continue;
+        };
+        if let Some(alg) = parsed.alg {
+            for key in KEYS.iter().filter(|k| k.fits(alg)) {
+                assert!(
+                    !key.verify(alg, parsed.signing_input.as_bytes(), &parsed.signature),
+                    "a token the fuzzer wrote verified: {token:?}"
+                );
+            }
+        }
+        if let Ok(claims) = compact::payload(parsed.payload) {
+            let audience = ["api".to_owned()];
+            let rules = Rules {
+                issuer: "https://issuer.example",
+                audience: &audience,
+                token_use: Some(TokenUse::Access),
+                clock_skew: 60.0,
+            };
+            let _ = claims::check(&claims, &rules, 1.7e9, &mut NoTrace);
+            let _ = claims::issuer(&claims);
+            let held = claims::scopes(&claims);
+            let _ = claims::has_any_scope(&held, &["read".to_owned()]);
+            let _ = claims::header_value(&claims, "sub");
+            let _ = claims::header_value(&claims, "address.country");
+        }
+    }
+}
+
+const FIXED_ROUTES: [&str; 5] = [
+    "GET /pets",
+    "GET /pets/{id}",
+    "ANY /pets/{proxy+}",
+    "POST /{a}/{b}",
+    "ANY /{proxy+}",
+];
+
+/// A route key on the first line, a method on the second, the request path after.
+pub fn route(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let mut lines = text.splitn(3, '\n');
+    let (Some(key), Some(method), Some(path)) = (lines.next(), lines.next(), lines.next()) else {
+        return;
+    };
+    let mut routes: Vec<(RouteKey, Arc<str>, usize)> = FIXED_ROUTES
+        .iter()
+        .enumerate()
+        .filter_map(|(i, k)| Some((RouteKey::parse(k).ok()?, Arc::from(*k), i)))
+        .collect();
+    if let Ok(parsed) = RouteKey::parse(key) {
+        let _ = parsed.shape();
+        routes.push((parsed, Arc::from(key), routes.len()));
+    }
+    let keys: Vec<RouteKey> = routes.iter().map(|(k, _, _)| k.clone()).collect();
+    let table = RouteTable::new(routes, None);
+    if let Some(selected) = table.select(method, path) {
+        let bare = path.split_once('?').map_or(path, |(p, _)| p);
+        assert!(
+            keys[*selected.value].matches(method, bare),
+            "selected {} for {method} {path:?}, which it does not match",
+            selected.key
+        );
+    }
+}
+
+/// The config loader on arbitrary text.
+pub fn config(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    match Config::parse(text) {
+        Ok(c) => {
+            let _ = config::summary(&c);
+        }
+        Err(config::Error::Invalid(problems)) => {
+            assert!(!problems.is_empty(), "an invalid config names no problem");
+            for p in &problems {
+                assert!(
+                    !p.path.is_empty() || p.line.is_some(),
+                    "a problem that points nowhere: {p}"
+                );
+            }
+        }
+        Err(config::Error::Read { .. }) => {}
+    }
+}
