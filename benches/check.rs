@@ -80,6 +80,25 @@ fn checks(c: &mut Criterion) {
     c.bench_function("check/cache_hit", |b| {
         b.iter(|| black_box(decide(&cached.state, &headers)))
     });
+    // What the gRPC transport adds to an allow: the CheckResponse built and encoded, the metrics.
+    let allowed = decide(&cached.state, &headers);
+    c.bench_function("grpc/response_allow", |b| {
+        b.iter(|| {
+            black_box(prost::Message::encode_to_vec(
+                &tokengate::server::grpc::response(black_box(&allowed)),
+            ))
+        })
+    });
+    tokengate::metrics::install();
+    c.bench_function("metrics/record_check", |b| {
+        b.iter(|| {
+            tokengate::metrics::record_check(
+                tokengate::metrics::Transport::Grpc,
+                black_box(&allowed),
+                std::time::Duration::from_micros(30),
+            )
+        })
+    });
     for s in &signers {
         let token = s.sign(&cognito_claims(&jwks.url));
         let headers: HashMap<String, String> =
