@@ -198,7 +198,7 @@ async fn judge<T: Trace + Send>(
             }
         }
     };
-    let scoped = claims::has_any_scope(&verified.scopes, scopes);
+    let scoped = claims::has_any_joined_scope(&verified.scopes, scopes);
     trace.record("scopes", scoped, || {
         if scopes.is_empty() {
             "the route requires no scope".into()
@@ -290,7 +290,7 @@ pub async fn verify<T: Trace + Send>(
     let times = claims::check(&payload, &authorizer.rules(), now, trace)?;
     let scopes = claims::scopes(&payload);
     let headers = authorizer.headers_for(&payload, parts.payload);
-    Ok(Verified::new(times, scopes, headers, payload, key))
+    Ok(Verified::new(times, scopes, headers, &payload, key))
 }
 
 /// Builds decisions for one request: the route label and the headers every decision removes.

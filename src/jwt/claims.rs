@@ -177,6 +177,15 @@ pub fn has_any_scope(held: &[Box<str>], required: &[String]) -> bool {
             .any(|r| held.binary_search_by(|h| (**h).cmp(r.as_str())).is_ok())
 }
 
+/// [`has_any_scope`] for scopes joined by spaces, as the token cache keeps them.
+pub fn has_any_joined_scope(held: &str, required: &[String]) -> bool {
+    required.is_empty()
+        || held
+            .split(' ')
+            .filter(|h| !h.is_empty())
+            .any(|h| required.iter().any(|r| r == h))
+}
+
 /// A claim's value as a header value, or `None` when nothing should be forwarded.
 ///
 /// The name is looked up whole first (`cognito:groups`), then as a dotted path into objects.

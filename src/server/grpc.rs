@@ -183,20 +183,16 @@ fn header(key: &str, value: &str, action: HeaderAppendAction) -> HeaderValueOpti
 
 /// `authorizer`, `route` and the verified `claims`, for later filters and access logs.
 fn metadata(decision: &Decision) -> Option<prost_types::Struct> {
-    let claims = decision.claims.as_ref()?;
+    let claims = decision.claims.as_ref()?.to_struct()?;
     let mut fields = std::collections::BTreeMap::new();
     fields.insert("authorizer".to_owned(), string(&decision.authorizer));
     if let Some(route) = &decision.route {
         fields.insert("route".to_owned(), string(route));
     }
-    let claims = claims
-        .iter()
-        .map(|(k, v)| (k.clone(), to_value(v)))
-        .collect();
     fields.insert(
         "claims".to_owned(),
         prost_types::Value {
-            kind: Some(Kind::StructValue(prost_types::Struct { fields: claims })),
+            kind: Some(Kind::StructValue(claims)),
         },
     );
     Some(prost_types::Struct { fields })
@@ -206,21 +202,4 @@ fn string(s: &str) -> prost_types::Value {
     prost_types::Value {
         kind: Some(Kind::StringValue(s.to_owned())),
     }
-}
-
-fn to_value(v: &serde_json::Value) -> prost_types::Value {
-    use serde_json::Value as J;
-    let kind = match v {
-        J::Null => Kind::NullValue(0),
-        J::Bool(b) => Kind::BoolValue(*b),
-        J::Number(n) => Kind::NumberValue(n.as_f64().unwrap_or(0.0)),
-        J::String(s) => Kind::StringValue(s.clone()),
-        J::Array(items) => Kind::ListValue(prost_types::ListValue {
-            values: items.iter().map(to_value).collect(),
-        }),
-        J::Object(map) => Kind::StructValue(prost_types::Struct {
-            fields: map.iter().map(|(k, v)| (k.clone(), to_value(v))).collect(),
-        }),
-    };
-    prost_types::Value { kind: Some(kind) }
 }
