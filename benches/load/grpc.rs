@@ -114,21 +114,37 @@ pub async fn run(addr: SocketAddr, feed: Feed, shape: Shape) -> Outcome {
     let uri: http::Uri = format!("http://{addr}{PATH}").parse().expect("URI");
     let stop = Arc::new(AtomicBool::new(false));
     let workers = shape.conns * shape.streams;
-    let interval = shape
-        .rate
-        .map(|r| Duration::from_secs_f64(workers as f64 / r));
     let mut senders = Vec::new();
     for _ in 0..shape.conns {
         senders.push(connect(addr).await);
     }
     let start = Instant::now();
     let deadline = start + shape.duration;
+    // Paced runs: a thread releases one permit per request as its time comes, every 50 µs.
+    // tokio's timer wakes sleepers at millisecond ticks, which would send each millisecond's
+    // requests as one burst and measure the burst, not the server.
+    let permits = shape.rate.map(|rate| {
+        let sem = Arc::new(tokio::sync::Semaphore::new(0));
+        let (sem2, stop2) = (sem.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut released = 0u64;
+            while !stop2.load(Ordering::Relaxed) && Instant::now() < deadline {
+                let due = (start.elapsed().as_secs_f64() * rate) as u64;
+                if due > released {
+                    sem2.add_permits((due - released) as usize);
+                    released = due;
+                }
+                std::thread::sleep(Duration::from_micros(50));
+            }
+            sem2.close();
+        });
+        sem
+    });
     let mut tasks = tokio::task::JoinSet::new();
     for w in 0..workers {
         let sender = senders[w % shape.conns].clone();
         let (source, stop, uri) = (source.clone(), stop.clone(), uri.clone());
-        // Paced workers start spread over one interval, not all at once.
-        let offset = interval.map(|i| i.mul_f64(w as f64 / workers as f64));
+        let permits = permits.clone();
         tasks.spawn(async move {
             let mut tally = Tally {
                 allowed: 0,
@@ -136,11 +152,12 @@ pub async fn run(addr: SocketAddr, feed: Feed, shape: Shape) -> Outcome {
                 failed: 0,
                 latency: histogram(),
             };
-            let mut due = offset.map(|o| tokio::time::Instant::from_std(start + o));
             while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
-                if let (Some(at), Some(step)) = (due.as_mut(), interval) {
-                    tokio::time::sleep_until(*at).await;
-                    *at += step;
+                if let Some(p) = &permits {
+                    match p.acquire().await {
+                        Ok(permit) => permit.forget(),
+                        Err(_) => break, // the run is over
+                    }
                 }
                 let Some(body) = source.take() else {
                     stop.store(true, Ordering::Relaxed);
