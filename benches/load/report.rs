@@ -466,7 +466,7 @@ fn svg(m: &Measured) -> String {
         .filter(|r| r.pct_us.is_some_and(|p| p[2].is_finite() && p[2] > 0.0))
         .collect();
 
-    let (w, label_w, bar_h, gap) = (1100.0, 330.0, 9.0, 8.0);
+    let (w, label_w, bar_h, gap) = (1200.0, 420.0, 9.0, 8.0);
     let mut y = 40.0;
     let mut body = String::new();
     let colour = |t: &str| match t {
@@ -552,7 +552,7 @@ fn svg(m: &Measured) -> String {
                 r.scenario,
                 r.shape(),
                 r.target,
-                r.load
+                r.load.split(" (").next().unwrap_or(&r.load)
             )),
             x_of(p[0]),
             x_of(if p[3].is_finite() { p[3] } else { p[2] }),
