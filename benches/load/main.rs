@@ -286,6 +286,20 @@ async fn measure(
     )
 }
 
+/// The floor, or a fresh tokengate (empty cache) held in `slot`, replacing the last one.
+async fn server_for<'a>(
+    which: &str,
+    floor: &'a Target,
+    slot: &'a mut Option<Target>,
+    fx: &Fixture,
+) -> &'a Target {
+    if which == "floor" {
+        return floor;
+    }
+    *slot = None; // the previous tokengate exits before the next binds
+    slot.insert(world::start_tokengate(&fx.dir, &fx.jwks.url, 100_000).await)
+}
+
 async fn cache_counts(t: &Target) -> (f64, f64) {
     (
         t.metric("tokengate_token_cache_requests_total", "result=\"hit\"")
@@ -297,6 +311,7 @@ async fn cache_counts(t: &Target) -> (f64, f64) {
 
 async fn grpc_part(fx: &Fixture, opts: &Opts, m: &mut Measured) {
     let floor = world::start_floor();
+    let mut fresh = None;
     let secs = Duration::from_secs(opts.secs);
     for (conns, streams) in [MANY, TWO] {
         for scenario in [
@@ -306,13 +321,7 @@ async fn grpc_part(fx: &Fixture, opts: &Opts, m: &mut Measured) {
             Scenario::Mix,
         ] {
             for which in ["floor", "tokengate"] {
-                let fresh;
-                let target = if which == "floor" {
-                    &floor
-                } else {
-                    fresh = world::start_tokengate(&fx.dir, &fx.jwks.url, 100_000).await;
-                    &fresh
-                };
+                let target = server_for(which, &floor, &mut fresh, fx).await;
                 warm(target, fx, scenario).await;
                 let shape = Shape {
                     conns,
@@ -333,13 +342,7 @@ async fn grpc_part(fx: &Fixture, opts: &Opts, m: &mut Measured) {
     proc::write(&body, &fx.hot_frames[0]);
     for (conns, streams) in [MANY, TWO] {
         for which in ["floor", "tokengate"] {
-            let fresh;
-            let target = if which == "floor" {
-                &floor
-            } else {
-                fresh = world::start_tokengate(&fx.dir, &fx.jwks.url, 100_000).await;
-                &fresh
-            };
+            let target = server_for(which, &floor, &mut fresh, fx).await;
             warm(target, fx, Scenario::Hit).await;
             let meter = proc::CpuMeter::start(&[target.proc.pid()]);
             let Some(r) = tools::h2load(target.grpc, &body, conns, streams, opts.secs).await else {
@@ -396,13 +399,7 @@ async fn grpc_part(fx: &Fixture, opts: &Opts, m: &mut Measured) {
     ] {
         for scenario in [Scenario::Hit, Scenario::Mix] {
             for which in ["floor", "tokengate"] {
-                let fresh;
-                let target = if which == "floor" {
-                    &floor
-                } else {
-                    fresh = world::start_tokengate(&fx.dir, &fx.jwks.url, 100_000).await;
-                    &fresh
-                };
+                let target = server_for(which, &floor, &mut fresh, fx).await;
                 warm(target, fx, scenario).await;
                 let (out, cpu, hit_ratio) = measure(target, scenario.feed(fx), shape).await;
                 let mut row = Row::from_grpc(
@@ -424,6 +421,7 @@ async fn grpc_part(fx: &Fixture, opts: &Opts, m: &mut Measured) {
 
 async fn http_part(fx: &Fixture, opts: &Opts, m: &mut Measured) {
     let floor = world::start_floor();
+    let mut fresh = None;
     let files = [("hot", &fx.hot_tokens), ("rs", &fx.rs_tokens)].map(|(name, tokens)| {
         let path = fx.dir.join(format!("tokens-{name}.txt"));
         proc::write(&path, tokens.join("\n"));
@@ -450,13 +448,7 @@ async fn http_part(fx: &Fixture, opts: &Opts, m: &mut Measured) {
     ];
     for (scenario, conns, file, pick) in cases {
         for which in ["floor", "tokengate"] {
-            let fresh;
-            let target = if which == "floor" {
-                &floor
-            } else {
-                fresh = world::start_tokengate(&fx.dir, &fx.jwks.url, 100_000).await;
-                &fresh
-            };
+            let target = server_for(which, &floor, &mut fresh, fx).await;
             warm(target, fx, scenario).await;
             let url = format!("http://{}{}", target.http, world::PATH);
             // A miss run must not outlast its distinct tokens (wrk would wrap around to hits).
