@@ -24,12 +24,7 @@ impl Drop for Envoy {
 }
 
 async fn checks_total(admin: std::net::SocketAddr) -> f64 {
-    let page = reqwest::get(format!("http://{admin}/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = metrics_page(admin).await;
     page.lines()
         .filter(|l| l.starts_with("tokengate_checks_total{"))
         .filter_map(|l| l.rsplit_once(' ')?.1.parse::<f64>().ok())

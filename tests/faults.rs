@@ -35,15 +35,6 @@ async fn readyz(tg: &Tokengate) -> (u16, Value) {
     (code, r.json().await.unwrap())
 }
 
-async fn metrics_page(tg: &Tokengate) -> String {
-    reqwest::get(format!("http://{}/metrics", tg.admin))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
-}
-
 /// The value of one sample line, `0` when absent.
 fn sample(page: &str, series: &str) -> f64 {
     page.lines()
@@ -173,7 +164,7 @@ async fn failed_fetches_of_every_kind_keep_the_old_keys() {
     let mut client = tg.client().await;
     let token = k.sign(&claims(&jwks.url, "api"));
     let errors = r#"tokengate_jwks_refreshes_total{authorizer="failing",result="error"}"#;
-    let before = sample(&metrics_page(&tg).await, errors);
+    let before = sample(&metrics_page(tg.admin).await, errors);
 
     let bounce = format!("{}/bounce", jwks.url);
     let cases: Vec<(&str, Mode, &str, usize)> = vec![
@@ -250,7 +241,7 @@ async fn failed_fetches_of_every_kind_keep_the_old_keys() {
             .unwrap_or_else(|| panic!("{what}: last_error in {body}"));
         assert!(shown.contains(want), "{what}: {shown}");
     }
-    let page = metrics_page(&tg).await;
+    let page = metrics_page(tg.admin).await;
     assert_eq!(sample(&page, errors) - before, failed, "{page}");
     let keys_gauge = r#"tokengate_jwks_keys{authorizer="failing"}"#;
     assert_eq!(sample(&page, keys_gauge), 1.0, "{page}");

@@ -97,12 +97,7 @@ async fn flood(tg: &Tokengate, requests: Vec<(String, i32)>, streams: usize) {
 }
 
 async fn cache_entries_gauge(tg: &Tokengate) -> f64 {
-    let page = reqwest::get(format!("http://{}/metrics", tg.admin))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = metrics_page(tg.admin).await;
     page.lines()
         .find_map(|l| {
             l.strip_prefix("tokengate_token_cache_entries ")?

@@ -271,10 +271,7 @@ async fn measure(
     let out = grpc::run(target.grpc, feed, shape).await;
     let (cpu, wall) = meter.stop();
     let after = cache_counts(target).await;
-    let ratio = target.admin.map(|_| {
-        let (h, m) = (after.0 - before.0, after.1 - before.1);
-        if h + m > 0.0 { h / (h + m) } else { 0.0 }
-    });
+    let ratio = hit_ratio(target, before, after);
     (
         out,
         report::Cpu {
@@ -298,6 +295,14 @@ async fn server_for<'a>(
     }
     *slot = None; // the previous tokengate exits before the next binds
     slot.insert(world::start_tokengate(&fx.dir, &fx.jwks.url, 100_000).await)
+}
+
+/// The share of hits between two `cache_counts`; `None` for the floor, which has no cache.
+fn hit_ratio(target: &Target, before: (f64, f64), after: (f64, f64)) -> Option<f64> {
+    target.admin.map(|_| {
+        let (h, m) = (after.0 - before.0, after.1 - before.1);
+        if h + m > 0.0 { h / (h + m) } else { 0.0 }
+    })
 }
 
 async fn cache_counts(t: &Target) -> (f64, f64) {
@@ -465,10 +470,7 @@ async fn http_part(fx: &Fixture, opts: &Opts, m: &mut Measured) {
             };
             let (cpu, wall) = meter.stop();
             let after = cache_counts(target).await;
-            let ratio = target.admin.map(|_| {
-                let (h, m) = (after.0 - before.0, after.1 - before.1);
-                if h + m > 0.0 { h / (h + m) } else { 0.0 }
-            });
+            let ratio = hit_ratio(target, before, after);
             let row = Row::from_tool(
                 "HTTP, wrk",
                 scenario.label(),

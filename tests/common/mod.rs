@@ -544,3 +544,13 @@ pub async fn assert_proxied_decisions(base: &str, token: &str, what: &str) {
         "{what}"
     );
 }
+
+/// The admin listener's `/metrics` page.
+pub async fn metrics_page(admin: SocketAddr) -> String {
+    reqwest::get(format!("http://{admin}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
