@@ -3,8 +3,7 @@
 
 #![allow(clippy::unwrap_used)] // set-up failures in a benchmark should panic
 
-#[path = "../tests/common/mod.rs"]
-mod common;
+use tokengate::testkit as common;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -15,8 +14,9 @@ use std::task::{Context, Poll, Waker};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use serde_json::json;
-use tokengate::gate::{self, Request};
+use tokengate::gate;
 use tokengate::jwt::{Alg, compact};
+use tokengate::request::Request;
 use tokengate::route::{RouteKey, RouteTable};
 
 /// Polls a future that never waits (a check with its keys loaded) without a runtime's cost.
@@ -65,11 +65,15 @@ fn checks(c: &mut Criterion) {
     let decide = |state: &Arc<tokengate::state::State>, headers: &HashMap<String, String>| {
         let req = Request {
             method: "GET",
-            path: "/users/7",
+            target: "/users/7",
             headers,
             context: None,
         };
-        let d = ready(gate::check(state, &req, tokengate::clock::now()));
+        let d = ready(gate::check(
+            &state.snapshot(),
+            &req,
+            tokengate::clock::now(),
+        ));
         assert!(d.is_allow(), "{:?}", d.reason);
         d
     };

@@ -1,4 +1,5 @@
-//! One issuer's rules, compiled from config, with the key set that serves it.
+//! One issuer's rules, compiled from config, with the key set that serves it, and the one place
+//! a token's signature is checked.
 
 use std::sync::Arc;
 
@@ -6,17 +7,20 @@ use ring::digest;
 use serde_json::{Map, Value};
 
 use crate::config;
-use crate::jwks::KeySet;
-use crate::jwt::AlgSet;
+use crate::decision::Reason;
+use crate::jwks::{KeySet, Lookup};
 use crate::jwt::claims::{self, Rules};
+use crate::jwt::{AlgSet, IdentitySource, compact};
+use crate::token_cache::Verified;
+use crate::trace::Trace;
 
 /// An authorizer ready for checks.
 #[derive(Debug)]
 pub struct Authorizer {
     pub name: Arc<str>,
     pub config: config::Authorizer,
-    pub algs: AlgSet,
-    pub keys: Arc<KeySet>,
+    algs: AlgSet,
+    keys: Arc<KeySet>,
     /// SHA-256 of the authorizer's whole config and its key set's id: the token cache's
     /// namespace, so a verdict made under other rules, or with keys of a key set a reload
     /// replaced (whose keys no later fetch retires), is never reused.
@@ -54,7 +58,31 @@ impl Authorizer {
         }
     }
 
-    pub fn rules(&self) -> Rules<'_> {
+    /// The key set this authorizer verifies with.
+    pub fn keys(&self) -> &Arc<KeySet> {
+        &self.keys
+    }
+
+    /// Where this authorizer looks for a token, in order.
+    pub fn identity_sources(&self) -> &[IdentitySource] {
+        &self.config.identity_source
+    }
+
+    /// Whether the token's source is removed before the request goes upstream.
+    pub fn strips_token(&self) -> bool {
+        self.config.strip_token
+    }
+
+    /// Whether `iss` names this authorizer's issuer.
+    pub fn issues(&self, iss: &str) -> bool {
+        self.config.issuer == iss
+    }
+
+    pub fn clock_skew(&self) -> f64 {
+        self.skew
+    }
+
+    fn rules(&self) -> Rules<'_> {
         Rules {
             issuer: &self.config.issuer,
             audience: &self.config.audience,
@@ -63,16 +91,67 @@ impl Authorizer {
         }
     }
 
-    pub fn clock_skew(&self) -> f64 {
-        self.skew
+    /// Full verification in the SPEC's order: shape, `alg`, key, signature, then claims. The
+    /// only place a signature is checked.
+    pub async fn verify<T: Trace + Send>(
+        &self,
+        token: &str,
+        now: f64,
+        trace: &mut T,
+    ) -> Result<Verified, Reason> {
+        let parts = compact::parse(token);
+        trace.record("shape", parts.is_ok(), || {
+            "compact JWS, at most 8192 bytes, base64url parts, JSON header without crit/b64".into()
+        });
+        let parts = parts?;
+        let alg = parts.alg.filter(|a| self.algs.contains(*a));
+        trace.record("alg", alg.is_some(), || {
+            let allowed: Vec<_> = self.config.algorithms.iter().map(|a| a.as_str()).collect();
+            format!("header alg must be one of {}", allowed.join(" "))
+        });
+        let alg = alg.ok_or(Reason::AlgNotAllowed)?;
+        let kid = parts.kid.as_deref();
+        let lookup = match self.keys.lookup(kid, alg) {
+            Lookup::Unknown if kid.is_some() => {
+                self.keys.refetch_unknown().await;
+                self.keys.lookup(kid, alg)
+            }
+            other => other,
+        };
+        let kid_text = || kid.map_or_else(|| "(none)".to_owned(), |k| format!("{k:?}"));
+        trace.record("key", matches!(lookup, Lookup::Keys(_)), || match &lookup {
+            Lookup::Keys(keys) => format!("{} key(s) for kid {} fit {alg}", keys.len(), kid_text()),
+            Lookup::Unknown => format!("no key for kid {} fits {alg}", kid_text()),
+            Lookup::NeverLoaded => "the issuer's keys have never loaded".into(),
+        });
+        let candidates = match lookup {
+            Lookup::Keys(keys) => keys,
+            Lookup::NeverLoaded => return Err(Reason::KeysUnavailable),
+            Lookup::Unknown => return Err(Reason::UnknownKey),
+        };
+        let message = parts.signing_input.as_bytes();
+        let key = candidates.into_iter().find(|k| {
+            self.keys.count_verification();
+            k.verify(alg, message, &parts.signature)
+        });
+        trace.record("signature", key.is_some(), || {
+            format!("{alg} signature over header.payload")
+        });
+        let key = key.ok_or(Reason::BadSignature)?;
+        let payload = compact::payload(parts.payload);
+        trace.record("payload", payload.is_ok(), || match &payload {
+            Ok(claims) => serde_json::to_string(claims).unwrap_or_default(),
+            Err(_) => "not a JSON object with unique member names".into(),
+        });
+        let payload = payload?;
+        let times = claims::check(&payload, &self.rules(), now, trace)?;
+        let scopes = claims::scopes(&payload);
+        let headers = self.headers_for(&payload, parts.payload);
+        Ok(Verified::new(times, scopes, headers, &payload, key))
     }
 
     /// The upstream headers a verified token sets: claim headers, then the payload header.
-    pub fn headers_for(
-        &self,
-        claims: &Map<String, Value>,
-        payload: &str,
-    ) -> Vec<(Arc<str>, String)> {
+    fn headers_for(&self, claims: &Map<String, Value>, payload: &str) -> Vec<(Arc<str>, String)> {
         let mut out: Vec<(Arc<str>, String)> = self
             .claim_headers
             .iter()

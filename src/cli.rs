@@ -1,8 +1,13 @@
-//! The command line.
+//! The command line: its arguments, and each command from arguments to exit code.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::config::{self, Config};
+use crate::{dev, explain, jwks, server, signal};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -54,4 +59,122 @@ pub enum Command {
         /// The token, with or without `Bearer `.
         token: String,
     },
+}
+
+/// `verify`'s exit code for a usage or config error (0 is allowed, 1 denied).
+const USAGE: u8 = 2;
+
+impl Cli {
+    /// Runs the command.
+    pub fn run(self) -> ExitCode {
+        match self.command {
+            Command::CheckConfig { config } => check_config(&config),
+            Command::Verify {
+                config,
+                dev,
+                route,
+                token,
+            } => verify(config.as_deref(), dev, &route, &token),
+            Command::Serve { config, dev } => serve(config.as_deref(), dev),
+        }
+    }
+}
+
+/// Logs go to stderr, at the level `RUST_LOG` sets (default `info`).
+pub fn init_tracing(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+fn serve(path: Option<&Path>, dev: bool) -> ExitCode {
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("tokengate: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = match (dev, path) {
+        (true, _) => runtime.block_on(dev::serve()),
+        (false, Some(path)) => runtime.block_on(serve_file(path)),
+        (false, None) => Err(anyhow::anyhow!("serve needs --config FILE or --dev")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("tokengate: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve_file(path: &Path) -> anyhow::Result<()> {
+    let config = Config::load(path)?;
+    let running = server::start(config, server::Options::new(crate::metrics::install())).await?;
+    signal::reload_on_hangup(running.state.clone(), path.to_owned())?;
+    let a = running.addrs;
+    tracing::info!(grpc = %a.grpc, http = %a.http, admin = %a.admin, "tokengate listening");
+    running.run_until(signal::shutdown()).await?;
+    Ok(())
+}
+
+fn check_config(path: &Path) -> ExitCode {
+    match Config::load(path) {
+        Ok(config) => {
+            print!("{}", config::summary(&config));
+            println!("{}: OK", path.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{}: {e}", path.display());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn verify(path: Option<&Path>, dev: bool, route: &str, token: &str) -> ExitCode {
+    let usage = |message: &str| {
+        eprintln!("tokengate verify: {message}");
+        ExitCode::from(USAGE)
+    };
+    let config = match (dev, path) {
+        (true, _) => dev::config(&dev::issuer_url()),
+        (false, Some(p)) => Config::load(p),
+        (false, None) => return usage("--config FILE or --dev is required"),
+    };
+    let config = match config {
+        Ok(c) => c,
+        Err(e) => return usage(&e.to_string()),
+    };
+    let Some((method, target)) = route.split_once(' ').filter(|(_, p)| p.starts_with('/')) else {
+        return usage("--route is `METHOD /path`, e.g. \"GET /users/7\"");
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return usage(&format!("cannot start the runtime: {e}")),
+    };
+    let fetcher = match jwks::Fetcher::new() {
+        Ok(f) => f,
+        Err(e) => return usage(&format!("cannot build the HTTP client: {e}")),
+    };
+    let wait = Duration::from_secs(10);
+    let (decision, steps) = runtime.block_on(explain::explain(
+        config, fetcher, method, target, token, wait,
+    ));
+    print!("{}", explain::render(&decision, &steps));
+    if decision.is_allow() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }

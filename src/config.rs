@@ -3,19 +3,23 @@
 //! Validation reports every problem at once, each with its YAML path and line, so an operator
 //! fixes a file in one pass. The checked types hold only values that are known to be usable.
 
+mod duplicates;
+mod read;
+mod summary;
+pub mod url;
 mod yaml;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use marked_yaml::{LoadError, LoaderOptions, Node};
+use marked_yaml::LoaderOptions;
 
 use crate::jwt::{Alg, IdentitySource, TokenUse};
+pub use crate::request::checks::Paths;
 use crate::route::RouteKey;
-use yaml::{Reader, child};
+pub use summary::summary;
 
 /// One thing wrong with a config file.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -65,6 +69,8 @@ impl fmt::Display for Problems<'_> {
 pub struct Config {
     pub listen: Listen,
     pub http: Http,
+    /// How request paths are checked before routing.
+    pub paths: Paths,
     pub cache: Cache,
     /// In file order.
     pub authorizers: Vec<Authorizer>,
@@ -83,6 +89,35 @@ pub struct Listen {
 pub struct Http {
     /// Stripped from the HTTP authorizer's own request line (Envoy HTTP mode).
     pub path_prefix: String,
+    /// Where the HTTP authorizer finds the request it judges.
+    pub original_request: OriginalRequest,
+}
+
+/// Where the HTTP authorizer finds the original request (`http.original_request`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum OriginalRequest {
+    /// `X-Original-*` if either is present, else `X-Forwarded-Method`/`-Uri`, else the request
+    /// line; both families at once is a bad request.
+    #[default]
+    Auto,
+    /// `X-Original-URI` (required) and `X-Original-Method` (nginx `auth_request`).
+    Nginx,
+    /// `X-Forwarded-Uri` (required) and `X-Forwarded-Method` (Traefik, Caddy).
+    Forwarded,
+    /// The request line, less `path_prefix` (Envoy's HTTP service mode).
+    RequestLine,
+}
+
+impl OriginalRequest {
+    /// The name used in the config.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OriginalRequest::Auto => "auto",
+            OriginalRequest::Nginx => "nginx",
+            OriginalRequest::Forwarded => "forwarded",
+            OriginalRequest::RequestLine => "request_line",
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -150,6 +185,9 @@ impl Default for Listen {
     }
 }
 
+/// Default JWKS refresh period.
+pub const DEFAULT_JWKS_REFRESH: Duration = Duration::from_secs(15 * 60);
+
 impl Default for Cache {
     fn default() -> Self {
         Cache {
@@ -169,553 +207,23 @@ impl Config {
         Config::parse(&text)
     }
 
-    /// Checks config text, reporting every problem.
+    /// Checks config text, reporting every problem, duplicate keys included, in file order.
     pub fn parse(text: &str) -> Result<Config, Error> {
-        let options = LoaderOptions::default().error_on_duplicate_keys(true);
-        let root = marked_yaml::parse_yaml_with_options(0, text, options)
-            .map_err(|e| Error::Invalid(vec![load_problem(&e)]))?;
-        let mut r = Reader::default();
-        let config = read_config(&mut r, &root);
-        if r.problems.is_empty() {
+        let root = marked_yaml::parse_yaml_with_options(0, text, LoaderOptions::default())
+            .map_err(|e| Error::Invalid(vec![read::load_problem(&e)]))?;
+        let (config, mut problems) = read::config(&root);
+        problems.extend(duplicates::find(text));
+        if problems.is_empty() {
             Ok(config)
         } else {
-            Err(Error::Invalid(r.problems))
+            problems.sort_by_key(|p| p.line.unwrap_or(0));
+            Err(Error::Invalid(problems))
         }
     }
 
     pub fn authorizer(&self, name: &str) -> Option<&Authorizer> {
         self.authorizers.iter().find(|a| a.name == name)
     }
-}
-
-fn load_problem(e: &LoadError) -> Problem {
-    let (marker, message) = match e {
-        LoadError::TopLevelMustBeMapping(m) => (Some(*m), "the file must be a YAML mapping".into()),
-        LoadError::TopLevelMustBeSequence(m) => (Some(*m), "unexpected sequence".into()),
-        LoadError::UnexpectedAnchor(m) => {
-            (Some(*m), "anchors and aliases are not supported".into())
-        }
-        LoadError::MappingKeyMustBeScalar(m) => (Some(*m), "mapping keys must be strings".into()),
-        LoadError::UnexpectedTag(m) => (Some(*m), "YAML tags are not supported".into()),
-        LoadError::ScanError(m, err) => (Some(*m), format!("not valid YAML: {err}")),
-        LoadError::DuplicateKey(d) => (
-            d.key.span().start().copied(),
-            format!(
-                "duplicate key `{}` (first at line {})",
-                d.key.as_str(),
-                d.prev_key.span().start().map_or(0, |m| m.line())
-            ),
-        ),
-    };
-    let path = match e {
-        LoadError::DuplicateKey(d) => d.key.as_str().to_owned(),
-        _ => "(file)".to_owned(),
-    };
-    Problem {
-        path,
-        line: marker.map(|m| m.line()),
-        message,
-    }
-}
-
-fn read_config(r: &mut Reader, root: &Node) -> Config {
-    let top = r.mapping(
-        root,
-        "",
-        &["listen", "http", "cache", "authorizers", "routes"],
-    );
-
-    let mut listen = Listen::default();
-    if let Some(node) = Reader::get(top, "listen") {
-        let m = r.mapping(node, "listen", &["grpc", "http", "admin"]);
-        for (key, slot) in [
-            ("grpc", &mut listen.grpc),
-            ("http", &mut listen.http),
-            ("admin", &mut listen.admin),
-        ] {
-            if let Some(n) = Reader::get(m, key)
-                && let Some(a) = r.addr(n, &child("listen", key))
-            {
-                *slot = a;
-            }
-        }
-    }
-
-    let mut http = Http::default();
-    if let Some(node) = Reader::get(top, "http") {
-        let m = r.mapping(node, "http", &["path_prefix"]);
-        if let Some(n) = Reader::get(m, "path_prefix")
-            && let Some(p) = r.string(n, "http.path_prefix")
-        {
-            if !p.is_empty() && !p.starts_with('/') {
-                r.problem("http.path_prefix", Some(n), "must start with `/`");
-            }
-            http.path_prefix = p.trim_end_matches('/').to_owned();
-        }
-    }
-
-    let mut cache = Cache::default();
-    if let Some(node) = Reader::get(top, "cache") {
-        let m = r.mapping(node, "cache", &["tokens", "max_ttl"]);
-        if let Some(n) = Reader::get(m, "tokens") {
-            cache.tokens = r.count(n, "cache.tokens").unwrap_or(cache.tokens);
-        }
-        if let Some(n) = Reader::get(m, "max_ttl") {
-            cache.max_ttl = r.duration(n, "cache.max_ttl").unwrap_or(cache.max_ttl);
-            if cache.max_ttl.is_zero() {
-                r.problem("cache.max_ttl", Some(n), "must be more than 0s");
-            }
-        }
-    }
-
-    let mut authorizers = Vec::new();
-    if let Some(node) = Reader::get(top, "authorizers") {
-        for (name, line, body) in r.entries(node, "authorizers") {
-            let path = child("authorizers", name);
-            if let Some(a) = read_authorizer(r, name, line, body, &path) {
-                authorizers.push(a);
-            }
-        }
-    }
-
-    let mut routes = Vec::new();
-    if let Some(node) = Reader::get(top, "routes") {
-        let names: HashMap<&str, &Authorizer> =
-            authorizers.iter().map(|a| (a.name.as_str(), a)).collect();
-        let mut shapes: HashMap<String, String> = HashMap::new();
-        for (key, line, body) in r.entries(node, "routes") {
-            let path = format!("routes[{key:?}]");
-            let parsed = if key == "$default" {
-                None
-            } else {
-                match RouteKey::parse(key) {
-                    Ok(k) => {
-                        if let Some(first) = shapes.insert(k.shape(), key.to_owned()) {
-                            r.problem_at(
-                                &path,
-                                line,
-                                format!("duplicate route: `{key}` is the same route as `{first}`"),
-                            );
-                        }
-                        Some(k)
-                    }
-                    Err(e) => {
-                        r.problem_at(&path, line, e.to_string());
-                        continue;
-                    }
-                }
-            };
-            if let Some(rule) = read_rule(r, body, line, &path, &names) {
-                routes.push(Route {
-                    key: key.to_owned(),
-                    parsed,
-                    rule,
-                });
-            }
-        }
-    }
-
-    Config {
-        listen,
-        http,
-        cache,
-        authorizers,
-        routes,
-    }
-}
-
-const AUTHORIZER_KEYS: [&str; 12] = [
-    "issuer",
-    "audience",
-    "jwks_uri",
-    "identity_source",
-    "algorithms",
-    "token_use",
-    "clock_skew",
-    "jwks_refresh",
-    "claims_to_headers",
-    "forward_payload_header",
-    "strip_token",
-    // Accepted for symmetry with API Gateway's `name`, but must match the map key.
-    "name",
-];
-
-fn read_authorizer(
-    r: &mut Reader,
-    name: &str,
-    line: Option<usize>,
-    node: &Node,
-    path: &str,
-) -> Option<Authorizer> {
-    let before = r.problems.len();
-    if name == crate::decision::NO_AUTHORIZER {
-        r.problem_at(
-            path,
-            line,
-            "`none` is reserved (it labels public routes in metrics)",
-        );
-    } else if name.is_empty()
-        || !name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
-    {
-        r.problem_at(
-            path,
-            line,
-            "an authorizer name uses only letters, digits, `_`, `-` and `.`",
-        );
-    }
-    let m = r.mapping(node, path, &AUTHORIZER_KEYS);
-    if m.is_none() {
-        r.problem_at(
-            path,
-            line,
-            "an authorizer needs at least `issuer` and `audience`",
-        );
-        return None;
-    }
-    let at = |key: &str| child(path, key);
-
-    if let Some(n) = Reader::get(m, "name")
-        && r.string(n, &at("name")).is_some_and(|v| v != name)
-    {
-        r.problem(&at("name"), Some(n), "must equal the authorizer's key");
-    }
-
-    let issuer = match Reader::get(m, "issuer") {
-        Some(n) => r
-            .string(n, &at("issuer"))
-            .inspect(|u| check_url(r, u, &at("issuer"), n)),
-        None => {
-            r.problem_at(
-                &at("issuer"),
-                line,
-                "required: the exact `iss` of the tokens",
-            );
-            None
-        }
-    };
-
-    let audience = match Reader::get(m, "audience") {
-        Some(n) => {
-            let list = r.strings(n, &at("audience")).unwrap_or_default();
-            if list.is_empty() || list.iter().any(String::is_empty) {
-                r.problem(
-                    &at("audience"),
-                    Some(n),
-                    "must list at least one non-empty audience",
-                );
-            }
-            list
-        }
-        None => {
-            r.problem_at(
-                &at("audience"),
-                line,
-                "required: the audiences (`aud`) or app client ids (`client_id`) accepted",
-            );
-            Vec::new()
-        }
-    };
-
-    let jwks_uri = Reader::get(m, "jwks_uri").and_then(|n| {
-        r.string(n, &at("jwks_uri"))
-            .inspect(|u| check_url(r, u, &at("jwks_uri"), n))
-    });
-
-    let mut identity_source = vec![IdentitySource::default()];
-    if let Some(n) = Reader::get(m, "identity_source") {
-        let p = at("identity_source");
-        let list = r.strings(n, &p).unwrap_or_default();
-        if list.is_empty() {
-            r.problem(&p, Some(n), "must list at least one source");
-        }
-        identity_source = list
-            .iter()
-            .enumerate()
-            .filter_map(|(i, s)| match s.parse() {
-                Ok(src) => Some(src),
-                Err(e) => {
-                    r.problem(&format!("{p}[{i}]"), Some(n), format!("{e}"));
-                    None
-                }
-            })
-            .collect();
-    }
-
-    let mut algorithms = Alg::DEFAULT.to_vec();
-    if let Some(n) = Reader::get(m, "algorithms") {
-        let p = at("algorithms");
-        let list = r.strings(n, &p).unwrap_or_default();
-        if list.is_empty() {
-            r.problem(&p, Some(n), "must list at least one algorithm");
-        }
-        algorithms.clear();
-        for (i, a) in list.iter().enumerate() {
-            match a.parse::<Alg>() {
-                Ok(alg) if !algorithms.contains(&alg) => algorithms.push(alg),
-                Ok(_) => {}
-                Err(e) => r.problem(&format!("{p}[{i}]"), Some(n), e.to_string()),
-            }
-        }
-    }
-
-    let token_use = Reader::get(m, "token_use").and_then(|n| {
-        let s = r.string(n, &at("token_use"))?;
-        match s.as_str() {
-            "access" => Some(TokenUse::Access),
-            "id" => Some(TokenUse::Id),
-            _ => {
-                r.problem(&at("token_use"), Some(n), "must be `access` or `id`");
-                None
-            }
-        }
-    });
-
-    let clock_skew = Reader::get(m, "clock_skew")
-        .and_then(|n| r.duration(n, &at("clock_skew")))
-        .unwrap_or_default();
-
-    let jwks_refresh = match Reader::get(m, "jwks_refresh") {
-        Some(n) => {
-            let d = r.duration(n, &at("jwks_refresh"));
-            if d.is_some_and(|d| d < Duration::from_secs(1)) {
-                r.problem(&at("jwks_refresh"), Some(n), "must be at least 1s");
-            }
-            d.unwrap_or(DEFAULT_JWKS_REFRESH)
-        }
-        None => DEFAULT_JWKS_REFRESH,
-    };
-
-    let mut claims_to_headers = Vec::new();
-    let mut headers_seen = HashSet::new();
-    if let Some(n) = Reader::get(m, "claims_to_headers") {
-        let p = at("claims_to_headers");
-        for (claim, _, hn) in r.entries(n, &p) {
-            let hp = child(&p, claim);
-            if claim.is_empty() {
-                r.problem(&hp, Some(hn), "claim name must not be empty");
-            }
-            if let Some(h) = r.string(hn, &hp).and_then(|h| check_header(r, &h, &hp, hn)) {
-                if !headers_seen.insert(h.clone()) {
-                    r.problem(&hp, Some(hn), format!("header `{h}` is set by two claims"));
-                }
-                claims_to_headers.push((claim.to_owned(), h));
-            }
-        }
-    }
-
-    let forward_payload_header = Reader::get(m, "forward_payload_header").and_then(|n| {
-        let p = at("forward_payload_header");
-        let h = r.string(n, &p).and_then(|h| check_header(r, &h, &p, n))?;
-        if headers_seen.contains(&h) {
-            r.problem(&p, Some(n), format!("header `{h}` is also set by a claim"));
-        }
-        Some(h)
-    });
-
-    let strip_token = Reader::get(m, "strip_token")
-        .and_then(|n| r.bool(n, &at("strip_token")))
-        .unwrap_or(false);
-
-    if r.problems.len() > before {
-        return None;
-    }
-    Some(Authorizer {
-        name: name.to_owned(),
-        issuer: issuer?,
-        audience,
-        jwks_uri,
-        identity_source,
-        algorithms,
-        token_use,
-        clock_skew,
-        jwks_refresh,
-        claims_to_headers,
-        forward_payload_header,
-        strip_token,
-    })
-}
-
-/// Default JWKS refresh period.
-pub const DEFAULT_JWKS_REFRESH: Duration = Duration::from_secs(15 * 60);
-
-fn read_rule(
-    r: &mut Reader,
-    node: &Node,
-    line: Option<usize>,
-    path: &str,
-    authorizers: &HashMap<&str, &Authorizer>,
-) -> Option<Rule> {
-    let m = r.mapping(node, path, &["authorizer", "scopes", "public"]);
-    let at = |key: &str| format!("{path}.{key}");
-    let public = Reader::get(m, "public").and_then(|n| r.bool(n, &at("public")));
-    let names = Reader::get(m, "authorizer").map(|n| (n, r.strings(n, &at("authorizer"))));
-    let scopes = Reader::get(m, "scopes").map(|n| (n, r.strings(n, &at("scopes"))));
-
-    if public == Some(true) {
-        if let Some((n, _)) = names {
-            r.problem(
-                &at("authorizer"),
-                Some(n),
-                "a public route names no authorizer",
-            );
-        }
-        if let Some((n, _)) = scopes {
-            r.problem(&at("scopes"), Some(n), "a public route requires no scopes");
-        }
-        return Some(Rule::Public);
-    }
-    let Some((names_node, Some(names))) = names else {
-        if names.is_none() {
-            r.problem_at(
-                path,
-                line,
-                "a route names an `authorizer` or is `public: true`",
-            );
-        }
-        return None;
-    };
-    if names.is_empty() {
-        r.problem(&at("authorizer"), Some(names_node), "names no authorizer");
-    }
-    let mut issuers: BTreeMap<&str, &str> = BTreeMap::new();
-    for name in &names {
-        match authorizers.get(name.as_str()) {
-            Some(a) => {
-                if let Some(other) = issuers.insert(&a.issuer, name) {
-                    r.problem(
-                        &at("authorizer"),
-                        Some(names_node),
-                        format!(
-                            "`{other}` and `{name}` have the same issuer, so `iss` cannot pick one"
-                        ),
-                    );
-                }
-            }
-            None => r.problem(
-                &at("authorizer"),
-                Some(names_node),
-                format!("no authorizer named `{name}`"),
-            ),
-        }
-    }
-    let scopes = match scopes {
-        Some((n, list)) => {
-            let list = list.unwrap_or_default();
-            if list.iter().any(|s| s.is_empty() || s.contains(' ')) {
-                r.problem(
-                    &at("scopes"),
-                    Some(n),
-                    "scopes are non-empty and hold no spaces",
-                );
-            }
-            list
-        }
-        None => Vec::new(),
-    };
-    Some(Rule::Protected {
-        authorizers: names,
-        scopes,
-    })
-}
-
-/// https, or http only to a loopback host (a local development issuer).
-fn check_url(r: &mut Reader, text: &str, path: &str, node: &Node) {
-    match reqwest::Url::parse(text) {
-        Ok(url) => match url.scheme() {
-            "https" => {}
-            "http" if is_loopback(&url) => {}
-            "http" => r.problem(
-                path,
-                Some(node),
-                "http:// is refused except to a loopback host: use https://",
-            ),
-            other => r.problem(path, Some(node), format!("unsupported scheme `{other}`")),
-        },
-        Err(e) => r.problem(path, Some(node), format!("`{text}` is not a URL: {e}")),
-    }
-}
-
-/// Whether a URL's host is `localhost` or a loopback address.
-pub fn is_loopback(url: &reqwest::Url) -> bool {
-    match url.host() {
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
-        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
-        None => false,
-    }
-}
-
-/// A valid header name, lower-cased; pseudo-headers and hop-by-hop names are refused.
-fn check_header(r: &mut Reader, name: &str, path: &str, node: &Node) -> Option<String> {
-    let lower = name.to_ascii_lowercase();
-    if http::HeaderName::from_bytes(lower.as_bytes()).is_err() {
-        r.problem(
-            path,
-            Some(node),
-            format!("`{name}` is not a valid header name"),
-        );
-        return None;
-    }
-    if matches!(
-        lower.as_str(),
-        "host" | "connection" | "content-length" | "transfer-encoding" | "te" | "upgrade"
-    ) {
-        r.problem(path, Some(node), format!("`{name}` cannot carry a claim"));
-        return None;
-    }
-    Some(lower)
-}
-
-/// A one-screen summary of a checked config, for `check-config`.
-pub fn summary(c: &Config) -> String {
-    use std::fmt::Write;
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "listen: grpc {}, http {}, admin {}",
-        c.listen.grpc, c.listen.http, c.listen.admin
-    );
-    let cache = if c.cache.tokens == 0 {
-        "off".to_owned()
-    } else {
-        format!(
-            "{} tokens, max_ttl {}",
-            c.cache.tokens,
-            humantime::format_duration(c.cache.max_ttl)
-        )
-    };
-    let _ = writeln!(out, "cache: {cache}");
-    let _ = writeln!(out, "authorizers ({}):", c.authorizers.len());
-    for a in &c.authorizers {
-        let jwks = a.jwks_uri.as_deref().unwrap_or("(OIDC discovery)");
-        let _ = writeln!(
-            out,
-            "  {}: issuer {}, audience [{}], jwks {jwks}",
-            a.name,
-            a.issuer,
-            a.audience.join(", ")
-        );
-    }
-    let _ = writeln!(out, "routes ({}):", c.routes.len());
-    for r in &c.routes {
-        let what = match &r.rule {
-            Rule::Public => "public".to_owned(),
-            Rule::Protected {
-                authorizers,
-                scopes,
-            } if scopes.is_empty() => authorizers.join(" | "),
-            Rule::Protected {
-                authorizers,
-                scopes,
-            } => {
-                format!("{} scopes [{}]", authorizers.join(" | "), scopes.join(", "))
-            }
-        };
-        let _ = writeln!(out, "  {}: {what}", r.key);
-    }
-    out
 }
 
 #[cfg(test)]

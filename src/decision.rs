@@ -10,6 +10,8 @@ use serde_json::{Map, Value};
 /// Why a request was allowed or denied. These names are the SPEC's, used in logs and metric labels.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Reason {
+    /// The request fails the request checks (its path, method or original request).
+    BadRequest,
     /// A valid token for the route's authorizer and scopes.
     Verified,
     /// The route is public: no token is looked at.
@@ -44,7 +46,8 @@ pub enum Reason {
 
 impl Reason {
     /// Every reason, for tests and for pre-registering metric series.
-    pub const ALL: [Reason; 15] = [
+    pub const ALL: [Reason; 16] = [
+        Reason::BadRequest,
         Reason::Verified,
         Reason::Public,
         Reason::MissingToken,
@@ -65,6 +68,7 @@ impl Reason {
     /// The label used in logs and metrics.
     pub fn as_str(self) -> &'static str {
         match self {
+            Reason::BadRequest => "bad_request",
             Reason::Verified => "verified",
             Reason::Public => "public",
             Reason::MissingToken => "missing_token",
@@ -92,6 +96,7 @@ impl Reason {
         use Challenge::*;
         let (http_status, grpc_code, body, challenge) = match self {
             Reason::Verified | Reason::Public => (200, GRPC_OK, "", None),
+            Reason::BadRequest => (400, GRPC_INVALID_ARGUMENT, BAD_REQUEST, None),
             Reason::MissingToken => (401, GRPC_UNAUTHENTICATED, UNAUTHORIZED, Bearer),
             Reason::Malformed
             | Reason::AlgNotAllowed
@@ -118,9 +123,11 @@ impl Reason {
 }
 
 const GRPC_OK: i32 = 0;
+const GRPC_INVALID_ARGUMENT: i32 = 3;
 const GRPC_PERMISSION_DENIED: i32 = 7;
 const GRPC_UNAVAILABLE: i32 = 14;
 const GRPC_UNAUTHENTICATED: i32 = 16;
+const BAD_REQUEST: &str = r#"{"message":"Bad Request"}"#;
 const UNAUTHORIZED: &str = r#"{"message":"Unauthorized"}"#;
 const FORBIDDEN: &str = r#"{"message":"Forbidden"}"#;
 const UNAVAILABLE: &str = r#"{"message":"Service Unavailable"}"#;
@@ -171,6 +178,9 @@ pub struct Decision {
     pub authorizer: Arc<str>,
     /// The matched route key (`"GET /users/{userId}"`), if any.
     pub route: Option<Arc<str>>,
+    /// The path as judged, after the request checks; empty when the request was refused
+    /// before it could be read.
+    pub path: Box<str>,
     /// The route's scopes, for the `insufficient_scope` challenge.
     pub scopes: Arc<[String]>,
     /// Headers to set on the upstream request (allow only), replacing client values.
@@ -237,6 +247,16 @@ impl Decision {
     pub fn challenge(&self) -> Option<String> {
         self.wire().challenge.header(&self.scopes)
     }
+
+    /// The headers a denial carries to the client, on every transport: the JSON body's
+    /// content type and the challenge.
+    pub fn denial_headers(&self) -> Vec<(&'static str, String)> {
+        let mut out = vec![("content-type", "application/json".to_owned())];
+        if let Some(challenge) = self.challenge() {
+            out.push(("www-authenticate", challenge));
+        }
+        out
+    }
 }
 
 #[cfg(test)]
@@ -269,6 +289,10 @@ mod tests {
         );
         let w = Reason::NoRoute.wire();
         assert_eq!((w.http_status, w.grpc_code, w.body), (403, 7, FORBIDDEN));
+        assert_eq!(w.challenge.header(&[]), None);
+        let w = Reason::BadRequest.wire();
+        assert_eq!((w.http_status, w.grpc_code), (400, 3));
+        assert_eq!(w.body, r#"{"message":"Bad Request"}"#);
         assert_eq!(w.challenge.header(&[]), None);
         let w = Reason::KeysUnavailable.wire();
         assert_eq!((w.http_status, w.grpc_code), (503, 14));

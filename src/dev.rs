@@ -1,36 +1,17 @@
 //! `serve --dev`: a development OIDC issuer on the admin listener, and an authorizer that
 //! trusts it, so tokengate can be tried with no identity provider. Never on without `--dev`.
 
-pub mod signer;
-
 use std::sync::Arc;
 
-use axum::extract::State as Extract;
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Form, Json, Router};
 use base64::Engine;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use serde::Deserialize;
-use serde_json::json;
-
-pub use signer::Signer;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use crate::config::{self, Config};
 use crate::jwt::Alg;
-use crate::{clock, jwks, server, signal, state};
-
-/// The development client's id; its secret is random per run.
-pub const CLIENT_ID: &str = "dev-client";
-const TOKEN_LIFETIME: u64 = 3600;
-
-/// The issuer's state: its key and client secret.
-pub struct Issuer {
-    pub url: String,
-    pub secret: String,
-    pub signer: Signer,
-}
+use crate::jwt::Signer;
+use crate::server::{self, dev_issuer};
+use crate::signal;
+pub use dev_issuer::{CLIENT_ID, Issuer};
 
 /// The routes and authorizer `--dev` runs with.
 pub fn config(issuer: &str) -> Result<Config, config::Error> {
@@ -50,91 +31,6 @@ routes:
     ))
 }
 
-/// The issuer's endpoints, merged into the admin listener.
-pub fn router(issuer: Arc<Issuer>) -> Router {
-    Router::new()
-        .route("/.well-known/openid-configuration", get(discovery))
-        .route("/.well-known/jwks.json", get(jwks_doc))
-        .route("/oauth2/token", post(token))
-        .with_state(issuer)
-}
-
-async fn discovery(Extract(issuer): Extract<Arc<Issuer>>) -> Json<serde_json::Value> {
-    Json(json!({
-        "issuer": issuer.url,
-        "jwks_uri": format!("{}/.well-known/jwks.json", issuer.url),
-        "token_endpoint": format!("{}/oauth2/token", issuer.url),
-        "grant_types_supported": ["client_credentials"],
-        "id_token_signing_alg_values_supported": [issuer.signer.alg.as_str()],
-    }))
-}
-
-async fn jwks_doc(Extract(issuer): Extract<Arc<Issuer>>) -> Json<serde_json::Value> {
-    Json(json!({"keys": [issuer.signer.jwk()]}))
-}
-
-#[derive(Deserialize)]
-struct TokenForm {
-    grant_type: Option<String>,
-    client_id: Option<String>,
-    client_secret: Option<String>,
-    scope: Option<String>,
-}
-
-/// The client-credentials grant, answered with a Cognito-shaped access token.
-async fn token(
-    Extract(issuer): Extract<Arc<Issuer>>,
-    headers: HeaderMap,
-    Form(form): Form<TokenForm>,
-) -> Response {
-    let error =
-        |status: StatusCode, code: &str| (status, Json(json!({"error": code}))).into_response();
-    let (id, secret) = basic_auth(&headers).unwrap_or((
-        form.client_id.clone().unwrap_or_default(),
-        form.client_secret.clone().unwrap_or_default(),
-    ));
-    if id != CLIENT_ID || secret != issuer.secret {
-        return error(StatusCode::UNAUTHORIZED, "invalid_client");
-    }
-    if form.grant_type.as_deref() != Some("client_credentials") {
-        return error(StatusCode::BAD_REQUEST, "unsupported_grant_type");
-    }
-    // Whole seconds, as Cognito issues them.
-    let now = clock::now() as u64;
-    let mut jti = [0u8; 12];
-    if aws_lc_rs::rand::fill(&mut jti).is_err() {
-        return error(StatusCode::INTERNAL_SERVER_ERROR, "server_error");
-    }
-    let mut claims = json!({
-        "sub": CLIENT_ID,
-        "iss": issuer.url,
-        "client_id": CLIENT_ID,
-        "token_use": "access",
-        "auth_time": now,
-        "iat": now,
-        "exp": now + TOKEN_LIFETIME,
-        "jti": URL_SAFE_NO_PAD.encode(jti),
-        "version": 2,
-    });
-    if let Some(scope) = form.scope.filter(|s| !s.trim().is_empty()) {
-        claims["scope"] = json!(scope.trim());
-    }
-    Json(json!({
-        "access_token": issuer.signer.sign(&claims),
-        "token_type": "Bearer",
-        "expires_in": TOKEN_LIFETIME,
-    }))
-    .into_response()
-}
-
-fn basic_auth(headers: &HeaderMap) -> Option<(String, String)> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let encoded = value.strip_prefix("Basic ")?;
-    let decoded = String::from_utf8(STANDARD.decode(encoded.trim()).ok()?).ok()?;
-    let (id, secret) = decoded.split_once(':')?;
-    Some((id.to_owned(), secret.to_owned()))
-}
-
 /// The development issuer's URL: the default admin listener.
 pub fn issuer_url() -> String {
     format!("http://{}", config::Listen::default().admin)
@@ -152,22 +48,17 @@ pub async fn serve() -> anyhow::Result<()> {
             .map_err(|_| anyhow::anyhow!("cannot generate the development key"))?,
     });
     let config = config(&url)?;
-    let metrics = crate::metrics::install();
-    let listeners = server::Listeners::bind(&config.listen).await?;
-    let (grpc, http, admin) = listeners.addrs()?;
-    let state = state::State::new(config, jwks::Fetcher::new()?);
+    let opts = server::Options {
+        extra_admin: Some(dev_issuer::router(issuer.clone())),
+        ..server::Options::new(crate::metrics::install())
+    };
+    let running = server::start(config, opts).await?;
+    let a = running.addrs;
     tracing::warn!(
         "development mode: tokens from the built-in issuer are trusted; never use this in production"
     );
-    println!("{}", instructions(&issuer, http, grpc, admin));
-    server::run(
-        state,
-        listeners,
-        metrics,
-        Some(router(issuer)),
-        signal::shutdown(),
-    )
-    .await?;
+    println!("{}", instructions(&issuer, a.http, a.grpc, a.admin));
+    running.run_until(signal::shutdown()).await?;
     Ok(())
 }
 

@@ -1,46 +1,17 @@
 //! `tokengate verify`: one decision explained step by step, by the same core as the server.
-//!
-//! The core records each check into a [`Trace`]; the server passes [`NoTrace`], whose
-//! closures are never called, so explaining costs the request path nothing.
 
+use std::collections::HashMap;
 use std::fmt::Write;
+use std::time::Duration;
 
+use crate::clock::Clock;
+use crate::config::Config;
 use crate::decision::Decision;
-
-/// Receives each check the core makes, with a detail built only if wanted.
-pub trait Trace {
-    fn record(&mut self, check: &'static str, passed: bool, detail: impl FnOnce() -> String);
-}
-
-/// The server's trace: records nothing.
-pub struct NoTrace;
-
-impl Trace for NoTrace {
-    #[inline(always)]
-    fn record(&mut self, _: &'static str, _: bool, _: impl FnOnce() -> String) {}
-}
-
-/// One check as explained.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Step {
-    pub check: &'static str,
-    pub passed: bool,
-    pub detail: String,
-}
-
-/// Collects every step.
-#[derive(Debug, Default)]
-pub struct Steps(pub Vec<Step>);
-
-impl Trace for Steps {
-    fn record(&mut self, check: &'static str, passed: bool, detail: impl FnOnce() -> String) {
-        self.0.push(Step {
-            check,
-            passed,
-            detail: detail(),
-        });
-    }
-}
+use crate::jwks::Fetcher;
+use crate::jwt::IdentitySource;
+use crate::request::{Request, split_target};
+use crate::state::{State, Target};
+use crate::trace::{Step, Steps};
 
 /// The explanation as printed by `tokengate verify`.
 pub fn render(decision: &Decision, steps: &[Step]) -> String {
@@ -68,38 +39,31 @@ pub fn render(decision: &Decision, steps: &[Step]) -> String {
     out
 }
 
-/// Explains `token` on `route` (`"GET /users/7"`) under `config`: loads the issuers' keys
-/// (waiting up to `wait`), then runs the core once with a recording trace.
+/// Explains `token` on `method` and `target` (`"/users/7"`) under `config`: loads the
+/// issuers' keys (waiting up to `wait`), then runs the core once with a recording trace.
 pub async fn explain(
-    config: crate::config::Config,
-    fetcher: crate::jwks::Fetcher,
+    config: Config,
+    fetcher: Fetcher,
     method: &str,
-    path: &str,
+    target: &str,
     token: &str,
-    wait: std::time::Duration,
+    wait: Duration,
 ) -> (Decision, Vec<Step>) {
-    use std::collections::HashMap;
-
-    use crate::jwt::IdentitySource;
-    use crate::state::{State, Target};
-
-    let state = State::new(config, fetcher);
-    let deadline = tokio::time::Instant::now() + wait;
-    while !state.snapshot().is_ready() && tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    // Put the token where the route's authorizer looks for it.
+    let clock = Clock::System;
+    let state = State::new(config, fetcher, clock.clone());
+    state.wait_ready(wait).await;
     let snap = state.snapshot();
-    let bare = path.split_once('?').map_or(path, |(p, _)| p);
-    let source = match snap.routes.select(method, bare).map(|s| s.value.clone()) {
+    // Put the token where the route's authorizer looks for it.
+    let (path, _) = split_target(target);
+    let source = match snap.routes.select(method, path).map(|s| s.value.clone()) {
         Some(Target::Protected { authorizers, .. }) => authorizers
             .first()
-            .and_then(|a| a.config.identity_source.first().cloned()),
+            .and_then(|a| a.identity_sources().first().cloned()),
         _ => None,
     }
     .unwrap_or_default();
     let mut headers: HashMap<String, String> = HashMap::new();
-    let mut target = path.to_owned();
+    let mut target = target.to_owned();
     match &source {
         IdentitySource::Header(name) => {
             headers.insert(name.clone(), token.to_owned());
@@ -112,13 +76,13 @@ pub async fn explain(
             headers.insert("cookie".into(), format!("{name}={token}"));
         }
     }
-    let req = crate::gate::Request {
+    let req = Request {
         method,
-        path: &target,
+        target: &target,
         headers: &headers,
         context: None,
     };
     let mut steps = Steps::default();
-    let decision = crate::gate::check_traced(&state, &req, crate::clock::now(), &mut steps).await;
+    let decision = crate::gate::check_traced(&snap, &req, clock.now(), &mut steps).await;
     (decision, steps.0)
 }

@@ -9,18 +9,19 @@ use std::collections::HashMap;
 use std::sync::{Arc, LazyLock};
 
 use crate::config::{self, Config};
-use crate::explain::NoTrace;
 use crate::jwks::Key;
 use crate::jwt::claims::{self, Rules};
 use crate::jwt::extract::{self, IdentitySource};
 use crate::jwt::{Alg, TokenUse, compact};
+use crate::request::checks::{self, Paths};
 use crate::route::{RouteKey, RouteTable};
+use crate::trace::NoTrace;
 
 static KEYS: LazyLock<Vec<Key>> = LazyLock::new(|| {
     [Alg::RS256, Alg::ES256, Alg::ES384, Alg::EdDSA]
         .iter()
         .filter_map(|alg| {
-            let signer = crate::dev::Signer::generate(*alg, "k").ok()?;
+            let signer = crate::jwt::Signer::generate(*alg, "k").ok()?;
             let jwk = serde_json::from_value(signer.jwk()).ok()?;
             Key::from_jwk(&jwk).ok()
         })
@@ -48,7 +49,10 @@ pub fn token(data: &[u8]) {
         ("authorization".to_owned(), text.to_owned()),
         ("cookie".to_owned(), format!("a=b; session={text}")),
     ]);
-    let found = extract::find(SOURCES.iter(), &headers, Some(text)).map(|(t, _)| t);
+    let found = extract::find(SOURCES.iter(), &headers, Some(text))
+        .ok()
+        .flatten()
+        .map(|(t, _)| t);
     for token in [Some(text), found].into_iter().flatten() {
         let Ok(parsed) = compact::parse(token) else {
             continue;
@@ -107,12 +111,47 @@ pub fn route(data: &[u8]) {
     }
     let keys: Vec<RouteKey> = routes.iter().map(|(k, _, _)| k.clone()).collect();
     let table = RouteTable::new(routes, None);
-    if let Some(selected) = table.select(method, path) {
-        let bare = path.split_once('?').map_or(path, |(p, _)| p);
+    let (bare, _) = crate::request::split_target(path);
+    if let Some(selected) = table.select(method, bare) {
         assert!(
             keys[*selected.value].matches(method, bare),
             "selected {} for {method} {path:?}, which it does not match",
             selected.key
+        );
+    }
+}
+
+/// The request checks on an arbitrary method and target: never a panic; a path they accept
+/// is accepted again unchanged (checking is idempotent), holds no dot or empty inner segment,
+/// and every escape left in it is of a reserved character.
+pub fn request(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let (method, target) = text.split_once('\n').unwrap_or(("GET", text));
+    let (path, _) = crate::request::split_target(target);
+    let Ok(checked) = checks::check(method, path, Paths::Strict) else {
+        return;
+    };
+    assert_eq!(
+        checks::check(method, &checked, Paths::Strict).as_deref(),
+        Ok(&*checked),
+        "checking {path:?} again changed it"
+    );
+    let mut segments = checked[1..].split('/').peekable();
+    while let Some(s) = segments.next() {
+        assert!(s != "." && s != "..", "{checked:?} kept a dot segment");
+        assert!(
+            !s.is_empty() || segments.peek().is_none(),
+            "{checked:?} kept //"
+        );
+    }
+    for escape in checked.match_indices('%') {
+        let hex = &checked[escape.0 + 1..escape.0 + 3];
+        let byte = u8::from_str_radix(hex, 16).expect("a checked escape is two hex digits");
+        assert!(
+            !byte.is_ascii_alphanumeric() && !b"-._~/\\\0".contains(&byte),
+            "{checked:?} kept an escape of {byte:#x}"
         );
     }
 }

@@ -1,56 +1,62 @@
 //! The decision: route → authorizer → token cache → verification → scopes.
 //!
-//! Transports build a [`Request`], call [`check`], and render the [`Decision`]. Nothing here
-//! knows about gRPC or HTTP, and time comes in as an argument.
+//! Transports build a [`Request`], call [`check`] with one [`Snapshot`], and render the
+//! [`Decision`]. Nothing here knows about gRPC or HTTP, and time comes in as an argument.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::authorizer::Authorizer;
 use crate::decision::{Decision, NO_AUTHORIZER, Reason};
-use crate::explain::{NoTrace, Trace};
-use crate::jwks::Lookup;
-use crate::jwt::extract::{self, Headers, IdentitySource};
+use crate::jwt::extract::{self, IdentitySource};
 use crate::jwt::{claims, compact};
-use crate::state::{Snapshot, State, Target};
-use crate::token_cache::{TokenCache, Verified};
+use crate::request::{self, Extensions, Header, Headers, Request, checks};
+use crate::state::{Snapshot, Target};
+use crate::trace::{NoTrace, Trace};
 
-/// One request to authorize, as any transport sees it.
-pub struct Request<'a> {
-    pub method: &'a str,
-    /// The request target: path and query string, undecoded.
-    pub path: &'a str,
-    pub headers: &'a dyn Headers,
-    /// Envoy's per-route `context_extensions`.
-    pub context: Option<&'a HashMap<String, String>>,
-}
-
-/// Decides one request at time `now` (Unix seconds).
-pub async fn check(state: &State, req: &Request<'_>, now: f64) -> Decision {
-    check_traced(state, req, now, &mut NoTrace).await
+/// Decides one request at time `now` (Unix seconds) under one snapshot.
+pub async fn check(snap: &Snapshot, req: &Request<'_>, now: f64) -> Decision {
+    check_traced(snap, req, now, &mut NoTrace).await
 }
 
 /// [`check`], recording each step into `trace` (for `tokengate verify`).
 pub async fn check_traced<T: Trace + Send>(
-    state: &State,
+    snap: &Snapshot,
     req: &Request<'_>,
     now: f64,
     trace: &mut T,
 ) -> Decision {
-    let snap = state.snapshot();
-    let (path, query) = match req.path.split_once('?') {
-        Some((p, q)) => (p, Some(q)),
-        None => (req.path, None),
+    let (sent, query) = req.split();
+    let path = match checks::check(req.method, sent, snap.config.paths) {
+        Ok(path) => path,
+        Err(reason) => {
+            trace.record("request", false, || {
+                format!(
+                    "{} {sent}: the method must be A-Z letters and the path origin-form, with \
+                     no dot or empty segments, no encoded / \\ or NUL, no \\ ; # or bytes \
+                     outside visible ASCII",
+                    req.method
+                )
+            });
+            return refuse(snap, req.headers, reason);
+        }
     };
-    let (route, target) = select(&snap, req.method, path, req.context);
+    if path != sent {
+        trace.record("request", true, || format!("{sent} is read as {path}"));
+    }
+    let (route, target) = select(snap, req.method, &path, req.context);
     trace.record("route", target.is_some(), || match &route {
-        Some(key) => format!("{} {path} matches route {key:?}", req.method),
+        Some(key) => format!("{} {path} matches route \"{key}\"", req.method),
         None => format!(
             "{} {path} matches no route and there is no $default",
             req.method
         ),
     });
-    let base = Outcome { snap: &snap, route };
+    let base = Outcome {
+        snap,
+        route,
+        path: &path,
+        headers: req.headers,
+    };
     match target {
         None => base.deny(Reason::NoRoute, NO_AUTHORIZER.into()),
         Some(Target::Public) => {
@@ -66,19 +72,30 @@ pub async fn check_traced<T: Trace + Send>(
             let ask = Ask {
                 authorizers: &authorizers,
                 scopes: &scopes,
-                headers: req.headers,
+                req,
                 query,
             };
-            judge(state, &base, &ask, now, trace).await
+            judge(&base, &ask, now, trace).await
         }
     }
+}
+
+/// The decision for a request refused before it could be read: no route, no authorizer.
+pub fn refuse(snap: &Snapshot, headers: &dyn Headers, reason: Reason) -> Decision {
+    let out = Outcome {
+        snap,
+        route: None,
+        path: "",
+        headers,
+    };
+    out.deny(reason, NO_AUTHORIZER.into())
 }
 
 /// What a protected route asks of one request.
 struct Ask<'a> {
     authorizers: &'a [Arc<Authorizer>],
     scopes: &'a Arc<[String]>,
-    headers: &'a dyn Headers,
+    req: &'a Request<'a>,
     query: Option<&'a str>,
 }
 
@@ -87,7 +104,7 @@ fn select(
     snap: &Snapshot,
     method: &str,
     path: &str,
-    context: Option<&HashMap<String, String>>,
+    context: Option<&dyn Extensions>,
 ) -> (Option<Arc<str>>, Option<Target>) {
     let selected = snap.routes.select(method, path);
     let route = selected.as_ref().map(|s| s.key.clone());
@@ -128,7 +145,6 @@ fn select(
 }
 
 async fn judge<T: Trace + Send>(
-    state: &State,
     out: &Outcome<'_>,
     ask: &Ask<'_>,
     now: f64,
@@ -138,16 +154,17 @@ async fn judge<T: Trace + Send>(
     let Some(first) = authorizers.first() else {
         return out.deny(Reason::NoRoute, NO_AUTHORIZER.into());
     };
-    let sources = authorizers
-        .iter()
-        .flat_map(|a| a.config.identity_source.iter());
-    let found = extract::find(sources, ask.headers, ask.query);
-    trace.record("token", found.is_some(), || match &found {
-        Some((t, src)) => format!("{} bytes from {src}", t.len()),
-        None => "no identity source holds a token".into(),
+    let sources = authorizers.iter().flat_map(|a| a.identity_sources());
+    let found = extract::find(sources, ask.req.headers, ask.query);
+    trace.record("token", matches!(found, Ok(Some(_))), || match &found {
+        Ok(Some((t, src))) => format!("{} bytes from {src}", t.len()),
+        Ok(None) => "no identity source holds a token".into(),
+        Err(_) => "an identity source is present more than once".into(),
     });
-    let Some((token, source)) = found else {
-        return out.deny(Reason::MissingToken, first.name.clone());
+    let (token, source) = match found {
+        Ok(Some(found)) => found,
+        Ok(None) => return out.deny(Reason::MissingToken, first.name.clone()),
+        Err(reason) => return out.deny(reason, first.name.clone()),
     };
     let authorizer = if authorizers.len() == 1 {
         first
@@ -173,11 +190,10 @@ async fn judge<T: Trace + Send>(
         format!("{name} (issuer {})", authorizer.config.issuer)
     });
 
-    let cache = state.cache();
-    let key = TokenCache::key(&authorizer.fingerprint, token);
-    let verified = match cache.get(&key) {
+    let cache = &out.snap.cache;
+    let key = cache.key(&authorizer.fingerprint, token);
+    let verified = match cache.get(&key, now) {
         Some(hit) => {
-            metrics::counter!(crate::metrics::TOKEN_CACHE_REQUESTS, "result" => "hit").increment(1);
             let timely = hit.times.check(now, authorizer.clock_skew());
             trace.record("cache hit", timely.is_ok(), || {
                 "verified earlier: signature skipped, time claims re-checked".into()
@@ -187,25 +203,24 @@ async fn judge<T: Trace + Send>(
             }
             hit
         }
-        None => {
-            if cache.is_enabled() {
-                metrics::counter!(crate::metrics::TOKEN_CACHE_REQUESTS, "result" => "miss")
-                    .increment(1);
-            }
-            match verify(state, authorizer, token, now, trace).await {
-                Ok(v) => cache.insert(key, v, now),
-                Err(reason) => return out.deny(reason, name),
-            }
-        }
+        None => match authorizer.verify(token, now, trace).await {
+            Ok(v) => cache.insert(key, v, now),
+            Err(reason) => return out.deny(reason, name),
+        },
     };
     let scoped = claims::has_any_joined_scope(&verified.scopes, scopes);
     trace.record("scopes", scoped, || {
         if scopes.is_empty() {
             "the route requires no scope".into()
         } else {
+            let held = if verified.scopes.is_empty() {
+                "(none)"
+            } else {
+                &verified.scopes
+            };
             format!(
-                "token scopes {:?} must hold one of {scopes:?}",
-                verified.scopes
+                "token scopes [{held}] must hold one of [{}]",
+                scopes.join(" ")
             )
         }
     });
@@ -215,7 +230,7 @@ async fn judge<T: Trace + Send>(
             ..out.deny(Reason::InsufficientScope, name)
         };
     }
-    let stripped = authorizer.config.strip_token.then_some(source);
+    let stripped = authorizer.strips_token().then_some(source);
     out.finish(Reason::Verified, name, Some(&verified), stripped)
 }
 
@@ -227,76 +242,16 @@ fn pick_by_issuer<'a>(
     let parts = compact::parse(token)?;
     let claims = compact::payload(parts.payload)?;
     let iss = claims::issuer(&claims)?;
-    Ok(authorizers.iter().find(|a| a.config.issuer == iss))
-}
-
-/// Full verification in the SPEC's order; the only place a signature is checked.
-pub async fn verify<T: Trace + Send>(
-    state: &State,
-    authorizer: &Authorizer,
-    token: &str,
-    now: f64,
-    trace: &mut T,
-) -> Result<Verified, Reason> {
-    let parts = compact::parse(token);
-    trace.record("shape", parts.is_ok(), || {
-        "compact JWS, at most 8192 bytes, base64url parts, JSON header without crit/b64".into()
-    });
-    let parts = parts?;
-    let alg = parts.alg.filter(|a| authorizer.algs.contains(*a));
-    trace.record("alg", alg.is_some(), || {
-        let allowed: Vec<_> = authorizer
-            .config
-            .algorithms
-            .iter()
-            .map(|a| a.as_str())
-            .collect();
-        format!("header alg must be one of {allowed:?}")
-    });
-    let alg = alg.ok_or(Reason::AlgNotAllowed)?;
-    let kid = parts.kid.as_deref();
-    let lookup = match authorizer.keys.lookup(kid, alg) {
-        Lookup::Unknown if kid.is_some() => {
-            authorizer.keys.refetch_unknown().await;
-            authorizer.keys.lookup(kid, alg)
-        }
-        other => other,
-    };
-    trace.record("key", matches!(lookup, Lookup::Keys(_)), || match &lookup {
-        Lookup::Keys(keys) => format!("{} key(s) for kid {kid:?} fit {alg}", keys.len()),
-        Lookup::Unknown => format!("no key for kid {kid:?} fits {alg}"),
-        Lookup::NeverLoaded => "the issuer's keys have never loaded".into(),
-    });
-    let candidates = match lookup {
-        Lookup::Keys(keys) => keys,
-        Lookup::NeverLoaded => return Err(Reason::KeysUnavailable),
-        Lookup::Unknown => return Err(Reason::UnknownKey),
-    };
-    let message = parts.signing_input.as_bytes();
-    let key = candidates.into_iter().find(|k| {
-        state.count_verification();
-        k.verify(alg, message, &parts.signature)
-    });
-    trace.record("signature", key.is_some(), || {
-        format!("{alg} signature over header.payload")
-    });
-    let key = key.ok_or(Reason::BadSignature)?;
-    let payload = compact::payload(parts.payload);
-    trace.record("payload", payload.is_ok(), || match &payload {
-        Ok(claims) => serde_json::to_string(claims).unwrap_or_default(),
-        Err(_) => "not a JSON object with unique member names".into(),
-    });
-    let payload = payload?;
-    let times = claims::check(&payload, &authorizer.rules(), now, trace)?;
-    let scopes = claims::scopes(&payload);
-    let headers = authorizer.headers_for(&payload, parts.payload);
-    Ok(Verified::new(times, scopes, headers, &payload, key))
+    Ok(authorizers.iter().find(|a| a.issues(iss)))
 }
 
 /// Builds decisions for one request: the route label and the headers every decision removes.
 struct Outcome<'s> {
     snap: &'s Snapshot,
     route: Option<Arc<str>>,
+    /// The path as judged (after the request checks).
+    path: &'s str,
+    headers: &'s dyn Headers,
 }
 
 impl Outcome<'_> {
@@ -308,7 +263,7 @@ impl Outcome<'_> {
         &self,
         reason: Reason,
         authorizer: Arc<str>,
-        verified: Option<&Arc<Verified>>,
+        verified: Option<&Arc<crate::token_cache::Verified>>,
         stripped: Option<&IdentitySource>,
     ) -> Decision {
         let set = verified.map_or_else(|| Arc::from([]), |v| v.headers.clone());
@@ -319,6 +274,12 @@ impl Outcome<'_> {
             .filter(|h| !set.iter().any(|(s, _)| s == *h))
             .cloned()
             .collect();
+        // `x_user_id` reaches CGI-style upstreams as `X-User-Id`: removed whenever sent.
+        for twin in self.snap.claim_twins.iter() {
+            if request::header(self.headers, twin) != Header::Absent {
+                remove.push(twin.clone());
+            }
+        }
         let mut remove_query = Vec::new();
         match stripped {
             Some(IdentitySource::Header(h)) => remove.push(Arc::from(h.as_str())),
@@ -330,6 +291,7 @@ impl Outcome<'_> {
             reason,
             authorizer,
             route: self.route.clone(),
+            path: self.path.into(),
             scopes: Arc::from([]),
             set_headers: set,
             remove_headers: remove,

@@ -4,11 +4,13 @@
 pub mod claims;
 pub mod compact;
 pub mod extract;
+pub mod signer;
 
 use std::fmt;
 use std::str::FromStr;
 
 pub use extract::IdentitySource;
+pub use signer::Signer;
 
 /// The signature algorithms tokengate verifies. Symmetric (HMAC) and `none` do not exist here.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

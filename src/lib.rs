@@ -4,13 +4,16 @@
 //! # Layout
 //! - [`config`] reads and checks the YAML file; [`state`] compiles it into an immutable
 //!   snapshot swapped whole on reload.
-//! - [`gate`] decides one request: [`route`] picks the route, [`authorizer`] holds an issuer's
-//!   rules, [`token_cache`] remembers verified tokens, [`jwt`] parses and checks tokens,
-//!   [`jwks`] keeps each issuer's keys. The verdict is a [`decision::Decision`].
-//! - [`server`] runs the gRPC, HTTP-authorizer and admin listeners, each turning its request
-//!   into a [`gate::Request`] and the decision back into its own response.
-//! - [`metrics`], [`signal`], [`clock`] and [`dev`] (the `serve --dev` issuer) support them;
-//!   [`fuzz`] holds what the cargo-fuzz targets run.
+//! - [`gate`] decides one [`request::Request`]: [`route`] picks the route, [`authorizer`]
+//!   holds an issuer's rules and verifies its tokens, [`token_cache`] remembers verified
+//!   tokens, [`jwt`] parses and checks tokens, [`jwks`] keeps each issuer's keys. The verdict
+//!   is a [`decision::Decision`]; each step is reported to a [`trace::Trace`].
+//! - [`server`] starts the gRPC, HTTP-authorizer and admin listeners; each front end turns its
+//!   request into a [`request::Request`] and the decision back into its own response, through
+//!   one pipeline ([`server::check`]).
+//! - [`cli`] runs the commands: [`explain`] (`verify`), [`dev`] (`serve --dev`).
+//! - [`metrics`], [`signal`] and [`clock`] support them; [`fuzz`] holds what the cargo-fuzz
+//!   targets run.
 
 pub mod authorizer;
 pub mod cli;
@@ -25,8 +28,12 @@ pub mod jwks;
 pub mod jwt;
 pub mod metrics;
 pub mod pb;
+pub mod request;
 pub mod route;
 pub mod server;
 pub mod signal;
 pub mod state;
+#[cfg(feature = "testkit")]
+pub mod testkit;
 pub mod token_cache;
+pub mod trace;

@@ -86,6 +86,24 @@ fn describe() {
     metrics::describe_counter!(CONFIG_RELOADS, "Configuration reloads, by result.");
 }
 
+/// Counts one verified-token cache lookup.
+pub fn cache_lookup(hit: bool) {
+    let result = if hit { "hit" } else { "miss" };
+    metrics::counter!(TOKEN_CACHE_REQUESTS, "result" => result).increment(1);
+}
+
+/// Counts one JWKS fetch of an authorizer's key set.
+pub fn jwks_refreshed(authorizer: &str, ok: bool) {
+    let result = if ok { "ok" } else { "error" };
+    metrics::counter!(JWKS_REFRESHES, "authorizer" => authorizer.to_owned(), "result" => result)
+        .increment(1);
+}
+
+/// The usable keys an authorizer holds.
+pub fn jwks_keys(authorizer: &str, keys: usize) {
+    metrics::gauge!(JWKS_KEYS, "authorizer" => authorizer.to_owned()).set(keys as f64);
+}
+
 /// Counts one decision and its latency.
 pub fn record_check(transport: Transport, decision: &Decision, elapsed: Duration) {
     let verdict = if decision.is_allow() { "allow" } else { "deny" };

@@ -1,11 +1,15 @@
-//! Serving: the gRPC, HTTP-authorizer and admin listeners, run until a shutdown signal, then
-//! drained for up to [`DRAIN`].
+//! Serving: the gRPC, HTTP-authorizer and admin listeners, from start until a shutdown signal,
+//! then drained for up to [`DRAIN`].
 //!
-//! [`run`] takes already-bound listeners and a shutdown future, so tests bind `127.0.0.1:0` and
-//! pass a oneshot while the binary binds the configured addresses and passes a signal.
+//! [`start`] is the one way a server comes up — the binary, `--dev` and the tests all use it:
+//! it binds the configured addresses (tests configure `127.0.0.1:0`) and returns a [`Running`]
+//! server whose addresses are known, which [`Running::run_until`] serves until a shutdown
+//! future resolves (a signal in the binary, a call in tests).
 
 pub mod admin;
+pub mod check;
 pub mod denylog;
+pub mod dev_issuer;
 pub mod grpc;
 pub mod http;
 
@@ -23,13 +27,20 @@ use tokio_util::sync::CancellationToken;
 use tonic::transport::server::TcpIncoming;
 use tonic_health::ServingStatus;
 
-use crate::config::Listen;
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::jwks::Fetcher;
+use crate::metrics::Transport;
 use crate::pb;
 use crate::state::State;
+use check::Checker;
 
 /// How long in-flight checks may take to finish after a shutdown signal.
 pub const DRAIN: Duration = Duration::from_secs(10);
 const AUTH_SERVICE: &str = "envoy.service.auth.v3.Authorization";
+/// Histogram samples queue in the recorder until drained: without a scrape they would grow by
+/// one per check, so they are drained on this timer too.
+const UPKEEP: Duration = Duration::from_secs(5);
 
 /// Why serving failed.
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +51,8 @@ pub enum Error {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    #[error("cannot build the JWKS client: {0}")]
+    Client(#[from] reqwest::Error),
     #[error("gRPC server: {0}")]
     Grpc(#[from] tonic::transport::Error),
     #[error("gRPC reflection: {0}")]
@@ -51,69 +64,79 @@ pub enum Error {
     },
 }
 
-/// The three bound listeners.
-#[derive(Debug)]
-pub struct Listeners {
-    pub grpc: TcpListener,
-    pub http: TcpListener,
-    pub admin: TcpListener,
+/// What a server runs with besides its config.
+pub struct Options {
+    /// The process's Prometheus recorder, installed once ([`crate::metrics::install`]).
+    pub metrics: PrometheusHandle,
+    /// Where checks read `now`.
+    pub clock: Clock,
+    /// Routes added to the admin listener (the development issuer).
+    pub extra_admin: Option<Router>,
 }
 
-impl Listeners {
-    pub async fn bind(listen: &Listen) -> Result<Listeners, Error> {
-        async fn one(what: &'static str, addr: SocketAddr) -> Result<TcpListener, Error> {
-            TcpListener::bind(addr)
-                .await
-                .map_err(|source| Error::Bind { what, addr, source })
+impl Options {
+    /// The system clock and no extra admin routes.
+    pub fn new(metrics: PrometheusHandle) -> Options {
+        Options {
+            metrics,
+            clock: Clock::System,
+            extra_admin: None,
         }
-        Ok(Listeners {
-            grpc: one("grpc", listen.grpc).await?,
-            http: one("http", listen.http).await?,
-            admin: one("admin", listen.admin).await?,
-        })
-    }
-
-    /// `(grpc, http, admin)` local addresses.
-    pub fn addrs(&self) -> std::io::Result<(SocketAddr, SocketAddr, SocketAddr)> {
-        Ok((
-            self.grpc.local_addr()?,
-            self.http.local_addr()?,
-            self.admin.local_addr()?,
-        ))
     }
 }
 
-const UPKEEP: Duration = Duration::from_secs(5);
+/// The listeners' bound addresses.
+#[derive(Clone, Copy, Debug)]
+pub struct Addrs {
+    pub grpc: SocketAddr,
+    pub http: SocketAddr,
+    pub admin: SocketAddr,
+}
 
-/// Serves until `shutdown` resolves, then drains. `extra_admin` adds routes to the admin
-/// listener (the development issuer).
-pub async fn run(
-    state: Arc<State>,
-    listeners: Listeners,
-    metrics: PrometheusHandle,
-    extra_admin: Option<Router>,
-    shutdown: impl Future<Output = ()>,
-) -> Result<(), Error> {
+/// A server whose listeners are bound and serving.
+pub struct Running {
+    pub state: Arc<State>,
+    pub addrs: Addrs,
+    stop: CancellationToken,
+    tasks: JoinSet<Result<(), Error>>,
+}
+
+/// Binds the configured listeners, compiles the config, starts the key refreshes and serves.
+pub async fn start(config: Config, opts: Options) -> Result<Running, Error> {
+    async fn bind(what: &'static str, addr: SocketAddr) -> Result<TcpListener, Error> {
+        TcpListener::bind(addr)
+            .await
+            .map_err(|source| Error::Bind { what, addr, source })
+    }
+    let grpc = bind("grpc", config.listen.grpc).await?;
+    let http = bind("http", config.listen.http).await?;
+    let admin = bind("admin", config.listen.admin).await?;
+    let local = |l: &TcpListener, what| l.local_addr().map_err(|source| Error::Io { what, source });
+    let addrs = Addrs {
+        grpc: local(&grpc, "grpc")?,
+        http: local(&http, "http")?,
+        admin: local(&admin, "admin")?,
+    };
+    let state = State::new(config, Fetcher::new()?, opts.clock);
     let stop = CancellationToken::new();
     let log = Arc::new(denylog::DenyLog::default());
     let mut tasks: JoinSet<Result<(), Error>> = JoinSet::new();
 
     let (reporter, health) = tonic_health::server::health_reporter();
-    reporter
-        .set_service_status("", ServingStatus::NotServing)
-        .await;
-    reporter
-        .set_service_status(AUTH_SERVICE, ServingStatus::NotServing)
-        .await;
+    for service in ["", AUTH_SERVICE] {
+        reporter
+            .set_service_status(service, ServingStatus::NotServing)
+            .await;
+    }
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1()?;
+    let checker = |transport| Checker::new(state.clone(), log.clone(), transport);
     let auth = pb::auth::authorization_server::AuthorizationServer::new(grpc::AuthService::new(
-        state.clone(),
-        log.clone(),
+        checker(Transport::Grpc),
     ));
-    let incoming = TcpIncoming::from(listeners.grpc).with_nodelay(Some(true));
+    let incoming = TcpIncoming::from(grpc).with_nodelay(Some(true));
     let grpc_stop = stop.clone();
     tasks.spawn(async move {
         tonic::transport::Server::builder()
@@ -125,15 +148,10 @@ pub async fn run(
             .map_err(Error::from)
     });
 
-    let http_app = http::router(http::HttpAuthorizer {
-        state: state.clone(),
-        log,
-    });
-    tasks.spawn(serve_axum("http", listeners.http, http_app, stop.clone()));
+    let http_app = http::router(checker(Transport::Http));
+    tasks.spawn(serve_axum("http", http, http_app, stop.clone()));
 
-    // Histogram samples queue in the recorder until drained: without a scrape they would grow
-    // by one per check, so drain them on a timer too.
-    let upkeep = metrics.clone();
+    let upkeep = opts.metrics.clone();
     let upkeep_stop = stop.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(UPKEEP);
@@ -146,46 +164,60 @@ pub async fn run(
     });
     let mut admin_app = admin::router(admin::Admin {
         state: state.clone(),
-        metrics,
+        metrics: opts.metrics,
     });
-    if let Some(extra) = extra_admin {
+    if let Some(extra) = opts.extra_admin {
         admin_app = admin_app.merge(extra);
     }
-    tasks.spawn(serve_axum(
-        "admin",
-        listeners.admin,
-        admin_app,
-        stop.clone(),
-    ));
+    tasks.spawn(serve_axum("admin", admin, admin_app, stop.clone()));
 
+    let health_state = state.clone();
     let health_stop = stop.clone();
     tasks.spawn(async move {
-        track_health(state, reporter, health_stop).await;
+        track_health(health_state, reporter, health_stop).await;
         Ok(())
     });
-
-    let early = tokio::select! {
-        () = shutdown => None,
-        Some(done) = tasks.join_next() => Some(done),
-    };
-    stop.cancel();
-    // A server that ended on its own is an error worth exiting on.
-    if let Some(Ok(Err(e))) = early {
-        return Err(e);
-    }
-    tracing::info!("shutting down: draining in-flight checks");
-    let drained = tokio::time::timeout(DRAIN, async {
-        while let Some(done) = tasks.join_next().await {
-            if let Ok(Err(e)) = done {
-                tracing::warn!(error = %e, "server ended with an error while draining");
-            }
-        }
+    Ok(Running {
+        state,
+        addrs,
+        stop,
+        tasks,
     })
-    .await;
-    if drained.is_err() {
-        tracing::warn!("drain took longer than {DRAIN:?}; exiting anyway");
+}
+
+impl Running {
+    /// Serves until `shutdown` resolves (or a listener fails), then drains in-flight checks
+    /// for up to [`DRAIN`].
+    pub async fn run_until(mut self, shutdown: impl Future<Output = ()>) -> Result<(), Error> {
+        let early = tokio::select! {
+            () = shutdown => None,
+            Some(done) = self.tasks.join_next() => Some(done),
+        };
+        self.stop.cancel();
+        // A server that ended on its own is an error worth exiting on.
+        if let Some(Ok(Err(e))) = early {
+            return Err(e);
+        }
+        tracing::info!("shutting down: draining in-flight checks");
+        let tasks = &mut self.tasks;
+        let drained = tokio::time::timeout(DRAIN, async {
+            while let Some(done) = tasks.join_next().await {
+                if let Ok(Err(e)) = done {
+                    tracing::warn!(error = %e, "server ended with an error while draining");
+                }
+            }
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!("drain took longer than {DRAIN:?}; exiting anyway");
+        }
+        Ok(())
     }
-    Ok(())
+
+    /// Stops serving now and drains.
+    pub async fn stop(self) -> Result<(), Error> {
+        self.run_until(std::future::ready(())).await
+    }
 }
 
 async fn serve_axum(
@@ -213,27 +245,20 @@ async fn track_health(
     reporter: tonic_health::server::HealthReporter,
     stop: CancellationToken,
 ) {
-    let mut last = None;
     loop {
-        let ready = state.snapshot().is_ready();
-        if last != Some(ready) {
-            let status = if ready {
-                ServingStatus::Serving
-            } else {
-                ServingStatus::NotServing
-            };
-            reporter.set_service_status("", status).await;
-            reporter.set_service_status(AUTH_SERVICE, status).await;
-            last = Some(ready);
-        }
-        let poll = if ready {
-            Duration::from_secs(1)
+        let changed = state.changed();
+        tokio::pin!(changed);
+        changed.as_mut().enable();
+        let status = if state.snapshot().is_ready() {
+            ServingStatus::Serving
         } else {
-            Duration::from_millis(50)
+            ServingStatus::NotServing
         };
+        for service in ["", AUTH_SERVICE] {
+            reporter.set_service_status(service, status).await;
+        }
         tokio::select! {
-            () = tokio::time::sleep(poll) => {}
-            () = state.reloaded.notified() => {}
+            () = changed => {}
             () = stop.cancelled() => return,
         }
     }

@@ -2,16 +2,18 @@
 //!
 //! A check loads the current snapshot once and uses it to the end, so a reload never changes
 //! the rules under an in-flight check. Authorizers whose issuer and JWKS settings did not change
-//! keep their key set (and with it their keys) across a reload.
+//! keep their key set (and with it their keys) across a reload, and the token cache is kept
+//! while its settings stay.
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use tokio::sync::Notify;
 
 use crate::authorizer::Authorizer;
+use crate::clock::Clock;
 use crate::config::{self, Config};
 use crate::jwks::{Fetcher, KeySet, Source};
 use crate::route::RouteTable;
@@ -38,12 +40,16 @@ pub struct Snapshot {
     by_name: HashMap<String, Arc<Authorizer>>,
     /// Every header any authorizer may set: each decision removes those it did not set.
     pub claim_headers: Arc<[Arc<str>]>,
+    /// Each claim header's name with `_` for `-`, removed whenever a request carries it.
+    pub claim_twins: Arc<[Arc<str>]>,
+    pub cache: Arc<TokenCache>,
 }
 
 impl Snapshot {
     /// Compiles a config; `keys_for` supplies (or reuses) each authorizer's key set.
     fn build(
         config: Config,
+        cache: Arc<TokenCache>,
         mut keys_for: impl FnMut(&config::Authorizer) -> Arc<KeySet>,
     ) -> Snapshot {
         let authorizers: Vec<Arc<Authorizer>> = config
@@ -61,6 +67,11 @@ impl Snapshot {
                 claim_headers.push(h.clone());
             }
         }
+        let claim_twins: Vec<Arc<str>> = claim_headers
+            .iter()
+            .filter(|h| h.contains('-'))
+            .map(|h| Arc::from(h.replace('-', "_")))
+            .collect();
         let mut routes = Vec::new();
         let mut default = None;
         for r in &config.routes {
@@ -88,6 +99,8 @@ impl Snapshot {
             authorizers,
             by_name,
             claim_headers: claim_headers.into(),
+            claim_twins: claim_twins.into(),
+            cache,
             config,
         }
     }
@@ -98,19 +111,17 @@ impl Snapshot {
 
     /// Every authorizer has loaded keys at least once.
     pub fn is_ready(&self) -> bool {
-        self.authorizers.iter().all(|a| a.keys.is_loaded())
+        self.authorizers.iter().all(|a| a.keys().is_loaded())
     }
 }
 
-/// The authorizer's shared state: current snapshot, token cache, JWKS client.
+/// The authorizer's shared state: the current snapshot, the JWKS client, the clock.
 pub struct State {
     snapshot: ArcSwap<Snapshot>,
-    cache: ArcSwap<TokenCache>,
     fetcher: Fetcher,
-    /// Signature verifications performed (a cache hit performs none).
-    verifications: AtomicU64,
-    /// Woken after each successful reload.
-    pub reloaded: Notify,
+    clock: Clock,
+    /// Woken when readiness may have changed: a key set's first load, a reload.
+    changed: Arc<Notify>,
 }
 
 impl std::fmt::Debug for State {
@@ -121,15 +132,15 @@ impl std::fmt::Debug for State {
 
 impl State {
     /// Compiles `config` and starts each authorizer's JWKS refresh. Needs a tokio runtime.
-    pub fn new(config: Config, fetcher: Fetcher) -> Arc<State> {
-        let cache = TokenCache::new(&config.cache);
-        let snapshot = Snapshot::build(config, |a| new_key_set(a, &fetcher));
+    pub fn new(config: Config, fetcher: Fetcher, clock: Clock) -> Arc<State> {
+        let changed = Arc::new(Notify::new());
+        let cache = Arc::new(TokenCache::new(&config.cache));
+        let snapshot = Snapshot::build(config, cache, |a| new_key_set(a, &fetcher, &changed));
         Arc::new(State {
             snapshot: ArcSwap::from_pointee(snapshot),
-            cache: ArcSwap::from_pointee(cache),
             fetcher,
-            verifications: AtomicU64::new(0),
-            reloaded: Notify::new(),
+            clock,
+            changed,
         })
     }
 
@@ -137,8 +148,9 @@ impl State {
         self.snapshot.load_full()
     }
 
-    pub fn cache(&self) -> Arc<TokenCache> {
-        self.cache.load_full()
+    /// The clock checks take `now` from.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
     }
 
     /// Swaps in a new config. Key sets with an unchanged source are carried over; one whose
@@ -146,36 +158,58 @@ impl State {
     /// starts with its keys.
     pub fn reload(&self, config: Config) {
         let old = self.snapshot.load_full();
-        let snapshot = Snapshot::build(config, |a| {
+        let cache = if *old.cache.settings() == config.cache {
+            old.cache.clone()
+        } else {
+            Arc::new(TokenCache::new(&config.cache))
+        };
+        let snapshot = Snapshot::build(config, cache, |a| {
             let source = source_of(a);
             match old.authorizers.iter().find(|o| o.config.name == a.name) {
-                Some(o) if *o.keys.source() == source => o.keys.clone(),
-                Some(o)
-                    if o.keys.source().issuer == source.issuer
-                        && o.keys.source().jwks_uri == source.jwks_uri =>
-                {
-                    let set = o.keys.with_refresh(source.refresh);
+                Some(o) if *o.keys().source() == source => o.keys().clone(),
+                Some(o) if o.keys().source().same_place(&source) => {
+                    let set = o.keys().with_refresh(source.refresh);
                     set.spawn_refresh();
                     set
                 }
-                _ => new_key_set(a, &self.fetcher),
+                _ => new_key_set(a, &self.fetcher, &self.changed),
             }
         });
-        if *self.cache.load().settings() != snapshot.config.cache {
-            self.cache
-                .store(Arc::new(TokenCache::new(&snapshot.config.cache)));
-        }
         self.snapshot.store(Arc::new(snapshot));
-        self.reloaded.notify_waiters();
+        self.changed.notify_waiters();
     }
 
-    pub(crate) fn count_verification(&self) {
-        self.verifications.fetch_add(1, Ordering::Relaxed);
+    /// Waits until every authorizer has keys; `false` if `timeout` passes first.
+    pub async fn wait_ready(&self, timeout: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let changed = self.changed();
+            tokio::pin!(changed);
+            // Registered before looking, so a change between the look and the wait is seen.
+            changed.as_mut().enable();
+            if self.snapshot().is_ready() {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, changed).await.is_err() {
+                return self.snapshot().is_ready();
+            }
+        }
     }
 
-    /// Signature verifications so far; a cache hit adds none.
+    /// Resolves at the next change that may affect readiness. Enable it (or poll it) before
+    /// looking at readiness, so a change in between is not missed.
+    pub fn changed(&self) -> tokio::sync::futures::Notified<'_> {
+        self.changed.notified()
+    }
+
+    /// Signature verifications performed by the current authorizers' key sets (a cache hit
+    /// performs none).
     pub fn verifications(&self) -> u64 {
-        self.verifications.load(Ordering::Relaxed)
+        self.snapshot()
+            .authorizers
+            .iter()
+            .map(|a| a.keys().verifications())
+            .sum()
     }
 }
 
@@ -187,8 +221,13 @@ fn source_of(a: &config::Authorizer) -> Source {
     }
 }
 
-fn new_key_set(a: &config::Authorizer, fetcher: &Fetcher) -> Arc<KeySet> {
-    let set = KeySet::new(Arc::from(a.name.as_str()), source_of(a), fetcher.clone());
+fn new_key_set(a: &config::Authorizer, fetcher: &Fetcher, changed: &Arc<Notify>) -> Arc<KeySet> {
+    let set = KeySet::new(
+        Arc::from(a.name.as_str()),
+        source_of(a),
+        fetcher.clone(),
+        changed.clone(),
+    );
     set.spawn_refresh();
     set
 }

@@ -1,8 +1,9 @@
 //! The verified-token cache: a repeated token costs a SHA-256 and a lookup, not a signature.
 //!
 //! Entries are keyed by SHA-256 of the authorizer's fingerprint and the token, so a verdict is
-//! never reused by another authorizer or after that authorizer's rules change. An entry lives
-//! until the token's `exp` or `max_ttl`, whichever is first, and dies with its signing key.
+//! never reused by another authorizer or after that authorizer's rules change. An entry serves
+//! until the token's `exp` or `max_ttl` after it was verified, whichever is first, by the
+//! check's own `now`, and dies with its signing key.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,11 +16,14 @@ use crate::config;
 use crate::decision::Claims;
 use crate::jwks::Key;
 use crate::jwt::claims::Times;
+use crate::metrics;
 
 /// What a verification established, kept for the token's next visit.
 #[derive(Debug)]
 pub struct Verified {
     pub times: Times,
+    /// When the signature was checked (Unix seconds, the check's clock).
+    pub verified_at: f64,
     /// The token's scopes, sorted and joined by spaces (no scope holds one): one allocation.
     pub scopes: Box<str>,
     /// Claim headers for the upstream request, rendered once.
@@ -39,10 +43,21 @@ impl Verified {
     ) -> Verified {
         Verified {
             times,
+            verified_at: 0.0,
             scopes: scopes.join(" ").into(),
             headers: headers.into(),
             claims: Claims::new(claims),
             key,
+        }
+    }
+
+    /// How long this verdict may serve: until `exp`, at most `max_ttl`; zero if already past.
+    fn ttl(&self, max_ttl: Duration) -> Duration {
+        let left = self.times.exp - self.verified_at;
+        if left.is_finite() && left > 0.0 {
+            Duration::from_secs_f64(left.min(max_ttl.as_secs_f64()))
+        } else {
+            Duration::ZERO
         }
     }
 }
@@ -56,24 +71,23 @@ pub struct TokenCache {
     settings: config::Cache,
 }
 
-/// Computed when an entry goes in rather than stored with it: 100k entries, 1.6 MB saved.
+impl std::fmt::Debug for TokenCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenCache")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Frees an entry's memory once it can no longer serve. Whether an entry serves is decided
+/// by the check's own clock in [`TokenCache::get`]; this only reclaims space.
 struct UntilExpiry {
     max_ttl: Duration,
 }
 
 impl moka::Expiry<CacheKey, Arc<Verified>> for UntilExpiry {
     fn expire_after_create(&self, _: &CacheKey, v: &Arc<Verified>, _: Instant) -> Option<Duration> {
-        Some(ttl(v.times.exp, crate::clock::now(), self.max_ttl))
-    }
-}
-
-/// Until `exp`, at most `max_ttl`; zero for a token already expired.
-fn ttl(exp: f64, now: f64, max_ttl: Duration) -> Duration {
-    let left = exp - now;
-    if left.is_finite() && left > 0.0 {
-        Duration::from_secs_f64(left.min(max_ttl.as_secs_f64()))
-    } else {
-        Duration::ZERO
+        Some(v.ttl(self.max_ttl))
     }
 }
 
@@ -98,12 +112,8 @@ impl TokenCache {
         &self.settings
     }
 
-    pub fn is_enabled(&self) -> bool {
-        self.inner.is_some()
-    }
-
     /// SHA-256 over the authorizer fingerprint and the token.
-    pub fn key(namespace: &[u8; 32], token: &str) -> CacheKey {
+    pub fn key(&self, namespace: &[u8; 32], token: &str) -> CacheKey {
         let mut ctx = digest::Context::new(&digest::SHA256);
         ctx.update(namespace);
         ctx.update(token.as_bytes());
@@ -112,20 +122,32 @@ impl TokenCache {
         out
     }
 
-    /// A live entry. One whose signing key has left the JWKS is dropped and not returned.
-    pub fn get(&self, key: &CacheKey) -> Option<Arc<Verified>> {
+    /// A verdict that may still serve at `now`. One whose signing key has left the JWKS, or
+    /// that was verified `max_ttl` or longer ago, is dropped and not returned. Time claims are
+    /// the caller's to re-check, with the authorizer's skew.
+    pub fn get(&self, key: &CacheKey, now: f64) -> Option<Arc<Verified>> {
         let cache = self.inner.as_ref()?;
-        let hit = cache.get(key)?;
-        if hit.key.is_retired() {
-            cache.invalidate(key);
-            return None;
-        }
-        Some(hit)
+        let live = match cache.get(key) {
+            Some(hit)
+                if now - hit.verified_at < self.max_ttl.as_secs_f64() && !hit.key.is_retired() =>
+            {
+                Some(hit)
+            }
+            Some(_) => {
+                cache.invalidate(key);
+                None
+            }
+            None => None,
+        };
+        metrics::cache_lookup(live.is_some());
+        live
     }
 
-    /// Stores a verdict until `exp` or `max_ttl`; a token about to expire is not stored.
-    pub fn insert(&self, key: CacheKey, verified: Verified, now: f64) -> Arc<Verified> {
-        let ttl = ttl(verified.times.exp, now, self.max_ttl);
+    /// Stores a verdict made at `now` until `exp` or `max_ttl`; a token about to expire is not
+    /// stored.
+    pub fn insert(&self, key: CacheKey, mut verified: Verified, now: f64) -> Arc<Verified> {
+        verified.verified_at = now;
+        let ttl = verified.ttl(self.max_ttl);
         let verified = Arc::new(verified);
         if let Some(cache) = &self.inner
             && ttl >= Duration::from_millis(1)

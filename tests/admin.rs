@@ -1,6 +1,6 @@
 //! The admin listener: `/healthz`, and `/readyz` with its JSON body before and after keys load.
 
-mod common;
+use tokengate::testkit as common;
 
 use common::*;
 use serde_json::Value;

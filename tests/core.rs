@@ -1,7 +1,7 @@
 //! The core decision, driven directly: every reason, algorithm and token shape, route
 //! precedence, context extensions, several-authorizer routes, and the token cache.
 
-mod common;
+use tokengate::testkit as common;
 
 use std::collections::HashMap;
 
@@ -43,7 +43,7 @@ routes:
 struct World {
     jwks: JwksServer,
     jwks2: JwksServer,
-    rs: tokengate::dev::Signer,
+    rs: tokengate::jwt::Signer,
     tg: Tokengate,
 }
 
@@ -342,7 +342,7 @@ async fn several_authorizers_on_a_route_are_picked_by_issuer() {
         .snapshot()
         .authorizer("partners")
         .unwrap()
-        .keys
+        .keys()
         .refresh()
         .await
         .unwrap();

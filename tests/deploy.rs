@@ -1,7 +1,7 @@
 //! The shipped Prometheus rules and Grafana dashboard load in the real tools' validators and
 //! only name metrics tokengate exports.
 
-mod common;
+use tokengate::testkit as common;
 
 use common::tool;
 use tokengate::metrics as m;

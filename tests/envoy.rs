@@ -5,23 +5,14 @@
 // Set-up of external processes: a failed step should panic loudly.
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use tokengate::testkit as common;
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::*;
 use serde_json::json;
 use tokengate::jwt::Alg;
-
-struct Envoy(Child);
-
-impl Drop for Envoy {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 async fn checks_total(admin: std::net::SocketAddr) -> f64 {
     let page = metrics_page(admin).await;
@@ -88,7 +79,7 @@ routes:
         "{}",
         String::from_utf8_lossy(&validate.stderr)
     );
-    let _envoy = Envoy(
+    let _envoy = Process::spawn(
         Command::new(&envoy)
             .args([
                 "--disable-hot-restart",
@@ -100,10 +91,10 @@ routes:
             ])
             .arg(&conf_path)
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+            .stderr(Stdio::null()),
+        "TERM",
+    )
+    .expect("start envoy");
     let http = reqwest::Client::new();
     let ready = format!("http://127.0.0.1:{admin_port}/ready");
     let mut up = false;

@@ -5,7 +5,7 @@
 // Each step runs an external tool: a failed step should panic loudly.
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use tokengate::testkit as common;
 
 use std::process::Command;
 

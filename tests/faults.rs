@@ -5,7 +5,7 @@
 // Test scaffolding: a failed set-up step should panic loudly.
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use tokengate::testkit as common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -160,7 +160,7 @@ async fn failed_fetches_of_every_kind_keep_the_old_keys() {
     let jwks = JwksServer::start(&[&k]).await;
     let yaml = config(&jwks.url, 0, "15m").replace("faulty", "failing");
     let tg = Tokengate::start(&yaml).await.ready().await;
-    let keys = tg.state.snapshot().authorizers[0].keys.clone();
+    let keys = tg.state.snapshot().authorizers[0].keys().clone();
     let mut client = tg.client().await;
     let token = k.sign(&claims(&jwks.url, "api"));
     let errors = r#"tokengate_jwks_refreshes_total{authorizer="failing",result="error"}"#;
@@ -267,7 +267,7 @@ async fn up_to_three_redirects_are_followed_and_a_fourth_is_refused() {
         .await
         .ready()
         .await;
-    let keys = tg.state.snapshot().authorizers[0].keys.clone();
+    let keys = tg.state.snapshot().authorizers[0].keys().clone();
     // The JWKS URL sends on to /hop/2 → /hop/1 → /hop/0: three redirects.
     jwks.set_mode(Mode::Redirect("/hop/2".into()));
     let served = jwks.serves_since(0);
@@ -291,7 +291,7 @@ async fn keys_rotating_under_load_switch_over_with_one_refetch_and_no_failed_rpc
         .await
         .ready()
         .await;
-    let tokens = |s: &tokengate::dev::Signer| -> Arc<Vec<String>> {
+    let tokens = |s: &tokengate::jwt::Signer| -> Arc<Vec<String>> {
         Arc::new(
             (0..16)
                 .map(|i| {
@@ -509,7 +509,7 @@ async fn a_flood_of_random_kids_over_grpc_is_not_a_flood_of_fetches() {
         "{fetches} fetches for a flood of unknown kids"
     );
     // The key set's own count agrees.
-    assert!(tg.state.snapshot().authorizers[0].keys.fetch_count() <= 2);
+    assert!(tg.state.snapshot().authorizers[0].keys().fetch_count() <= 2);
     tg.shutdown().await;
 }
 
@@ -574,7 +574,7 @@ async fn a_verdict_cached_with_a_replaced_key_set_is_not_served_after_its_key_le
         }
         assert!(snapshot.is_ready());
     }
-    let keys = tg.state.snapshot().authorizers[0].keys.clone();
+    let keys = tg.state.snapshot().authorizers[0].keys().clone();
     assert_eq!(keys.status().keys, 1, "the current key set holds k2 only");
     assert_eq!(
         reason_for(&tg.state, "/", &token).await,

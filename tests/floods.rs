@@ -4,7 +4,7 @@
 // Test scaffolding: a failed set-up step should panic loudly.
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use tokengate::testkit as common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use serde_json::json;
-use tokengate::dev::Signer;
 use tokengate::jwt::Alg;
+use tokengate::jwt::Signer;
 
 const CAPACITY: u64 = 500;
 
@@ -124,7 +124,7 @@ async fn the_token_cache_stays_within_its_bound_under_a_flood_of_distinct_tokens
     }
 
     // Watch the cache while the flood runs.
-    let cache = tg.state.cache();
+    let cache = tg.state.snapshot().cache.clone();
     let stop = Arc::new(AtomicBool::new(false));
     let watcher = {
         let (cache, stop) = (cache.clone(), stop.clone());
@@ -174,7 +174,7 @@ async fn a_flood_of_bad_tokens_cannot_evict_cached_good_ones() {
     assert_eq!(v1 - v0, cached as u64, "each good token verified once");
     flood(&tg, good_tokens.clone(), 8).await;
     assert_eq!(tg.state.verifications(), v1, "the second visit is all hits");
-    assert_eq!(tg.state.cache().entry_count(), cached as u64);
+    assert_eq!(tg.state.snapshot().cache.entry_count(), cached as u64);
 
     // Ten times the cache's capacity in distinct bad tokens, concurrently.
     let bad = bad_tokens(&good, &stranger, &jwks.url, 10 * CAPACITY as usize);
@@ -183,7 +183,7 @@ async fn a_flood_of_bad_tokens_cannot_evict_cached_good_ones() {
     flood(&tg, bad.into_iter().map(|t| (t, 16)).collect(), 32).await;
     let took = started.elapsed();
     let v2 = tg.state.verifications();
-    let entries = tg.state.cache().entry_count();
+    let entries = tg.state.snapshot().cache.entry_count();
     eprintln!(
         "{count} bad tokens in {took:?} ({} signature checks); cache entries after: {entries}",
         v2 - v1

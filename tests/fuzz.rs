@@ -37,3 +37,8 @@ fn route_seeds_and_findings() {
 fn config_seeds_and_findings() {
     replay("config", tokengate::fuzz::config);
 }
+
+#[test]
+fn request_seeds_and_findings() {
+    replay("request", tokengate::fuzz::request);
+}

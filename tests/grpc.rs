@@ -1,7 +1,7 @@
 //! The ext_authz gRPC surface over a real socket with a real tonic client: the decision
 //! table on the wire, header semantics, dynamic metadata, health and reflection.
 
-mod common;
+use tokengate::testkit as common;
 
 use common::*;
 use serde_json::json;

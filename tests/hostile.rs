@@ -11,7 +11,7 @@
 //! signature and every claim check passed. So no case is ever allowed, and those cases still
 //! prove that verification succeeded.
 
-mod common;
+use tokengate::testkit as common;
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
@@ -28,8 +28,8 @@ use common::*;
 use reqwest::header::{AUTHORIZATION, HeaderValue};
 use serde_json::{Value, json};
 use tokengate::decision::Reason;
-use tokengate::dev::Signer;
 use tokengate::jwt::Alg;
+use tokengate::jwt::Signer;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
@@ -2031,7 +2031,7 @@ async fn a_non_utf8_authorization_is_malformed_on_both_transports() {
             &lab.tg.state,
             "GET",
             "/",
-            &[("authorization", tokengate::jwt::extract::NOT_UTF8)],
+            &[("authorization", tokengate::request::NOT_UTF8)],
         )
         .await;
         assert_eq!(d.reason, Reason::Malformed);

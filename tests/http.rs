@@ -1,6 +1,6 @@
 //! The HTTP authorizer over real HTTP: nginx, forward-auth and Envoy HTTP-mode conventions.
 
-mod common;
+use tokengate::testkit as common;
 
 use common::*;
 use serde_json::json;

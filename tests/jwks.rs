@@ -1,7 +1,7 @@
 //! Key handling against a JWKS server the test controls: rotation without restart, stale keys
 //! through an outage, removed keys, and unknown-`kid` refetches that stay rare.
 
-mod common;
+use tokengate::testkit as common;
 
 use common::*;
 use serde_json::json;
@@ -38,7 +38,7 @@ async fn stale_keys_keep_working_while_the_jwks_endpoint_fails() {
     let jwks = JwksServer::start(&[&k]).await;
     // Cache off, so every check verifies with the key set.
     let tg = Tokengate::start(&config(&jwks.url, 0)).await.ready().await;
-    let keys = tg.state.snapshot().authorizers[0].keys.clone();
+    let keys = tg.state.snapshot().authorizers[0].keys().clone();
     let token = k.sign(&claims(&jwks.url, "api"));
     for mode in [
         Mode::Status(500),
@@ -69,7 +69,7 @@ async fn a_key_that_leaves_the_jwks_stops_verifying_even_from_the_cache() {
         .await
         .ready()
         .await;
-    let keys = tg.state.snapshot().authorizers[0].keys.clone();
+    let keys = tg.state.snapshot().authorizers[0].keys().clone();
     let ta = a.sign(&claims(&jwks.url, "api"));
     let tb = b.sign(&claims(&jwks.url, "api"));
     assert_eq!(reason_for(&tg.state, "/", &ta).await, Reason::Verified);
@@ -116,7 +116,7 @@ async fn a_flood_of_random_kids_costs_one_fetch() {
 }
 
 /// A token signed by `k` but naming another `kid`.
-fn signer_for_kid(k: &tokengate::dev::Signer, kid: &str, iss: &str) -> String {
+fn signer_for_kid(k: &tokengate::jwt::Signer, kid: &str, iss: &str) -> String {
     let header = json!({"alg": "RS256", "kid": kid});
     k.sign_raw(
         header.to_string().as_bytes(),
@@ -158,7 +158,7 @@ async fn unusable_jwks_entries_are_skipped_and_the_rest_used() {
         good.jwk(),
     ]);
     let tg = Tokengate::start(&config(&jwks.url, 0)).await.ready().await;
-    assert_eq!(tg.state.snapshot().authorizers[0].keys.status().keys, 1);
+    assert_eq!(tg.state.snapshot().authorizers[0].keys().status().keys, 1);
     let token = good.sign(&claims(&jwks.url, "api"));
     assert_eq!(reason_for(&tg.state, "/", &token).await, Reason::Verified);
 }
@@ -176,7 +176,7 @@ async fn oidc_discovery_finds_the_jwks_uri() {
     );
     let token = k.sign(&claims(&jwks.url, "api"));
     assert_eq!(reason_for(&tg.state, "/", &token).await, Reason::Verified);
-    let keys = tg.state.snapshot().authorizers[0].keys.clone();
+    let keys = tg.state.snapshot().authorizers[0].keys().clone();
     // The discovered URL is kept: a refresh goes straight to it.
     keys.refresh().await.unwrap();
     assert_eq!(jwks.other_hits(), 2);
@@ -208,7 +208,7 @@ async fn the_periodic_refresh_retires_removed_keys() {
     let token = a.sign(&claims(&jwks.url, "api"));
     assert_eq!(reason_for(&tg.state, "/", &token).await, Reason::Verified);
     jwks.set_keys(&[&b]);
-    let keys = tg.state.snapshot().authorizers[0].keys.clone();
+    let keys = tg.state.snapshot().authorizers[0].keys().clone();
     for _ in 0..40 {
         if keys.status().keys == 1 {
             break;
@@ -228,7 +228,7 @@ async fn an_oversized_jwks_is_a_failed_fetch() {
     let k = signer(Alg::RS256, "k");
     let jwks = JwksServer::start(&[&k]).await;
     let tg = Tokengate::start(&config(&jwks.url, 0)).await.ready().await;
-    let keys = tg.state.snapshot().authorizers[0].keys.clone();
+    let keys = tg.state.snapshot().authorizers[0].keys().clone();
     jwks.set_mode(Mode::Body(format!(
         r#"{{"keys": [], "pad": "{}"}}"#,
         "x".repeat(2 << 20)

@@ -1,7 +1,7 @@
 //! `/metrics` after a known mix of checks: counters, histogram counts, cache and JWKS series,
 //! and `promtool check metrics` on the live scrape. One test: the recorder is per process.
 
-mod common;
+use tokengate::testkit as common;
 
 use std::collections::BTreeMap;
 

@@ -1,23 +1,14 @@
 //! End to end with real nginx (Debian's package) running `examples/nginx.conf`, ports adjusted:
 //! nginx → tokengate's HTTP authorizer → a small upstream.
 
-mod common;
+use tokengate::testkit as common;
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::*;
 use serde_json::json;
 use tokengate::jwt::Alg;
-
-struct Nginx(Child);
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 #[tokio::test]
 async fn nginx_auth_request_lets_through_only_what_tokengate_allows() {
@@ -73,17 +64,17 @@ routes:
         "nginx -t: {}",
         String::from_utf8_lossy(&test.stderr)
     );
-    let _nginx = Nginx(
+    let _nginx = Process::spawn(
         Command::new(&nginx)
             .arg("-p")
             .arg(&dir)
             .arg("-c")
             .arg(&conf_path)
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start nginx"),
-    );
+            .stderr(Stdio::null()),
+        "QUIT",
+    )
+    .expect("start nginx");
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();
     let mut up = false;

@@ -1,6 +1,6 @@
 //! Reloads: atomic swaps under load with no failed check, bad files refused, keys kept.
 
-mod common;
+use tokengate::testkit as common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -56,13 +56,16 @@ async fn reloading_under_load_fails_no_check() {
             }
         }));
     }
-    let keys = tg.state.snapshot().authorizers[0].keys.clone();
+    let keys = tg.state.snapshot().authorizers[0].keys().clone();
     for n in 1..=40 {
         let cfg = Config::parse(&config(&jwks.url, n)).unwrap();
         tg.state.reload(cfg);
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         // The key set survives reloads that leave the issuer alone.
-        assert!(Arc::ptr_eq(&keys, &tg.state.snapshot().authorizers[0].keys));
+        assert!(Arc::ptr_eq(
+            &keys,
+            tg.state.snapshot().authorizers[0].keys()
+        ));
     }
     stop.store(true, Ordering::Relaxed);
     for w in workers {
@@ -115,13 +118,13 @@ async fn a_changed_issuer_gets_a_new_key_set_and_a_fresh_cache_namespace() {
         reason_for(&tg.state, "/api/x", &token).await,
         Reason::Verified
     );
-    let before = tg.state.snapshot().authorizers[0].keys.clone();
+    let before = tg.state.snapshot().authorizers[0].keys().clone();
     tg.state
         .reload(Config::parse(&config(&jwks2.url, 0)).unwrap());
     let tg = tg.ready().await;
     assert!(!Arc::ptr_eq(
         &before,
-        &tg.state.snapshot().authorizers[0].keys
+        tg.state.snapshot().authorizers[0].keys()
     ));
     // Same token, new rules: its `iss` no longer matches, cached or not.
     assert_eq!(

@@ -20,7 +20,7 @@
 // A failed set-up step should panic loudly.
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use tokengate::testkit as common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -30,8 +30,8 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use serde_json::json;
-use tokengate::dev::Signer;
 use tokengate::jwt::Alg;
+use tokengate::jwt::Signer;
 
 const BIN: &str = env!("CARGO_BIN_EXE_tokengate");
 

@@ -4,7 +4,7 @@
 // Each case runs the binary: a failed step should panic loudly.
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use tokengate::testkit as common;
 
 use std::process::{Command, Output};
 

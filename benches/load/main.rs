@@ -8,8 +8,7 @@
 
 #![allow(clippy::unwrap_used)] // a harness whose set-up fails should stop loudly
 
-#[path = "../../tests/common/mod.rs"]
-mod common;
+use tokengate::testkit as common;
 mod envoy;
 mod floor;
 mod grpc;
@@ -97,8 +96,8 @@ fn main() {
 /// Tokens and requests made once, before any measurement.
 pub struct Fixture {
     pub jwks: common::JwksServer,
-    pub rs: tokengate::dev::Signer,
-    pub es: tokengate::dev::Signer,
+    pub rs: tokengate::jwt::Signer,
+    pub es: tokengate::jwt::Signer,
     /// Distinct RS256 tokens: misses, and the cold tenth of the mix.
     pub rs_tokens: Vec<String>,
     pub es_tokens: Vec<String>,
@@ -165,7 +164,8 @@ async fn run(opts: Opts) {
 
 /// Per-check CPU of the core in this process, one thread: a hit, and a full RS256 and ES256 miss.
 async fn inprocess_costs(fx: &Fixture) -> report::InProcess {
-    use tokengate::gate::{self, Request};
+    use tokengate::gate;
+    use tokengate::request::Request;
     let yaml = |tokens: u64| {
         let (path, _) = world::tokengate_config(&fx.dir, &fx.jwks.url, tokens);
         std::fs::read_to_string(path).unwrap()
@@ -183,11 +183,11 @@ async fn inprocess_costs(fx: &Fixture) -> report::InProcess {
         for headers in &reqs {
             let req = Request {
                 method: "GET",
-                path: world::PATH,
+                target: world::PATH,
                 headers,
                 context: None,
             };
-            let d = gate::check(state, &req, tokengate::clock::now()).await;
+            let d = gate::check(&state.snapshot(), &req, tokengate::clock::now()).await;
             assert!(d.is_allow(), "{:?}", d.reason);
         }
         start.elapsed().as_secs_f64() * 1e6 / reqs.len() as f64

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use serde_json::{Value, json};
-use tokengate::dev::Signer;
+use tokengate::jwt::Signer;
 use tokengate::pb::auth::attribute_context::{HttpRequest, Peer, Request as AttrRequest};
 use tokengate::pb::auth::{AttributeContext, CheckRequest};
 use tokengate::pb::core::{Address, SocketAddress, address, socket_address};

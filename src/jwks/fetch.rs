@@ -7,7 +7,7 @@ use reqwest::{Client, StatusCode, Url, redirect};
 use serde::Deserialize;
 
 use super::key::Key;
-use crate::config::is_loopback;
+use crate::config::url::secure;
 
 /// The largest JWKS or discovery document read.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -146,10 +146,6 @@ fn causes(e: &reqwest::Error) -> String {
         next = cause.source();
     }
     text
-}
-
-fn secure(url: &Url) -> bool {
-    url.scheme() == "https" || (url.scheme() == "http" && is_loopback(url))
 }
 
 fn parse_url(text: &str) -> Result<Url, FetchError> {

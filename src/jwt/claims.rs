@@ -5,7 +5,7 @@ use serde_json::{Map, Value};
 
 use super::TokenUse;
 use crate::decision::Reason;
-use crate::explain::Trace;
+use crate::trace::Trace;
 
 /// What an authorizer requires of the claims.
 #[derive(Debug, Clone)]
@@ -71,7 +71,7 @@ pub fn check(
 
     let iss_ok = iss == rules.issuer;
     trace.record("iss", iss_ok, || {
-        format!("{iss:?} must equal {:?}", rules.issuer)
+        format!("{} must equal {}", text(iss), text(rules.issuer))
     });
     if !iss_ok {
         return Err(Reason::WrongIssuer);
@@ -81,10 +81,15 @@ pub fn check(
         None => client_id.is_some_and(|id| rules.audience.iter().any(|c| c == id)),
     };
     trace.record("audience", audience_ok, || match &aud {
-        Some(list) => format!("aud {list:?} must hold one of {:?}", rules.audience),
+        Some(list) => format!(
+            "aud {} must hold one of {}",
+            texts(list),
+            texts(rules.audience)
+        ),
         None => format!(
-            "no aud: client_id {client_id:?} must be one of {:?}",
-            rules.audience
+            "no aud: client_id {} must be one of {}",
+            client_id.map_or_else(|| "(absent)".to_owned(), text),
+            texts(rules.audience)
         ),
     });
     if !audience_ok {
@@ -92,22 +97,48 @@ pub fn check(
     }
     let timely = times.check(now, rules.clock_skew);
     trace.record("time", timely.is_ok(), || {
+        let opt = |t: Option<f64>| t.map_or_else(|| "(absent)".to_owned(), shown);
         format!(
-            "now {now:.0}, exp {}, nbf {:?}, iat {:?}, skew {}s",
-            times.exp, times.nbf, times.iat, rules.clock_skew
+            "now {}, exp {}, nbf {}, iat {}, skew {}s",
+            shown(now.floor()),
+            shown(times.exp),
+            opt(times.nbf),
+            opt(times.iat),
+            shown(rules.clock_skew)
         )
     });
     timely?;
     if let Some(want) = rules.token_use {
         let ok = token_use == Some(want.as_str());
         trace.record("token_use", ok, || {
-            format!("{token_use:?} must be {:?}", want.as_str())
+            let held = token_use.map_or_else(|| "(absent)".to_owned(), text);
+            format!("{held} must be {}", text(want.as_str()))
         });
         if !ok {
             return Err(Reason::WrongTokenUse);
         }
     }
     Ok(times)
+}
+
+/// A claim value as a user writes it in JSON: a quoted string.
+fn text(s: &str) -> String {
+    Value::from(s).to_string()
+}
+
+/// Strings as a JSON array.
+fn texts<S: AsRef<str>>(list: &[S]) -> String {
+    let items: Vec<String> = list.iter().map(|s| text(s.as_ref())).collect();
+    format!("[{}]", items.join(", "))
+}
+
+/// A number as JSON writes it: `1700000000`, not `1700000000.0`.
+fn shown(n: f64) -> String {
+    if n.fract() == 0.0 && n.abs() < 1e15 {
+        format!("{}", n as i64)
+    } else {
+        format!("{n}")
+    }
 }
 
 /// The unverified `iss`, used only to pick among a route's authorizers.
@@ -219,7 +250,7 @@ pub fn header_value(claims: &Map<String, Value>, name: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::explain::NoTrace;
+    use crate::trace::NoTrace;
     use serde_json::json;
 
     fn obj(v: Value) -> Map<String, Value> {

@@ -3,6 +3,9 @@
 use std::fmt;
 use std::str::FromStr;
 
+use crate::decision::Reason;
+use crate::request::{self, Header, Headers};
+
 /// Where a token may be: `$request.header.NAME`, `$request.querystring.NAME`, `$request.cookie.NAME`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum IdentitySource {
@@ -59,45 +62,32 @@ impl fmt::Display for IdentitySource {
     }
 }
 
-/// Read access to request headers by lower-case name, whatever the transport stores them in.
-pub trait Headers: Sync {
-    fn header(&self, lower_name: &str) -> Option<&str>;
-}
-
-impl Headers for std::collections::HashMap<String, String> {
-    fn header(&self, lower_name: &str) -> Option<&str> {
-        self.get(lower_name).map(String::as_str)
-    }
-}
-
-/// What a header value that is not UTF-8 reads as: present (so it is judged, and is
-/// `malformed`, rather than skipped as if absent), and never part of a token.
-pub const NOT_UTF8: &str = "\u{fffd}";
-
-impl Headers for http::HeaderMap {
-    /// Any UTF-8 value is read as it is, as the gRPC transport receives it. `to_str` would
-    /// take visible ASCII only, and a token with one stray non-ASCII character (a trailing
-    /// zero-width space) would be `missing_token` over HTTP but `malformed` over gRPC.
-    fn header(&self, lower_name: &str) -> Option<&str> {
-        self.get(lower_name)
-            .map(|v| std::str::from_utf8(v.as_bytes()).unwrap_or(NOT_UTF8))
-    }
-}
-
-/// The first non-empty token among `sources`, with the source it came from.
+/// The first non-empty token among `sources`, with the source it came from. A source present
+/// more than once (the header twice, the query parameter twice, the cookie twice across all
+/// `Cookie` headers) is `malformed`: proxies and upstreams disagree about which copy counts.
 pub fn find<'r, 's>(
     sources: impl IntoIterator<Item = &'s IdentitySource>,
     headers: &'r dyn Headers,
     query: Option<&'r str>,
-) -> Option<(&'r str, &'s IdentitySource)> {
-    sources.into_iter().find_map(|src| {
-        let token = match src {
-            IdentitySource::Header(name) => headers.header(name).and_then(strip_bearer),
-            IdentitySource::Query(name) => query.and_then(|q| query_param(q, name)),
-            IdentitySource::Cookie(name) => headers.header("cookie").and_then(|c| cookie(c, name)),
+) -> Result<Option<(&'r str, &'s IdentitySource)>, Reason> {
+    for src in sources {
+        let found = match src {
+            IdentitySource::Header(name) => match request::header(headers, name) {
+                Header::Absent => None,
+                Header::One(v) => strip_bearer(v),
+                Header::Repeated => return Err(Reason::Malformed),
+            },
+            IdentitySource::Query(name) => match query {
+                Some(q) => query_param(q, name)?,
+                None => None,
+            },
+            IdentitySource::Cookie(name) => cookie(headers, name)?,
         };
-        token.filter(|t| !t.is_empty()).map(|t| (t, src))
-    })
+        if let Some(token) = found.filter(|t| !t.is_empty()) {
+            return Ok(Some((token, src)));
+        }
+    }
+    Ok(None)
 }
 
 /// Strips `Bearer` (any case) and the spaces after it; `Bearer` alone leaves nothing.
@@ -115,20 +105,36 @@ fn strip_bearer(value: &str) -> Option<&str> {
     Some(value)
 }
 
-fn query_param<'q>(query: &'q str, name: &str) -> Option<&'q str> {
-    query
+/// The value of `name` in a query string; present twice is an error, present empty is `None`.
+fn query_param<'q>(query: &'q str, name: &str) -> Result<Option<&'q str>, Reason> {
+    let mut values = query
         .split('&')
-        .filter_map(|pair| pair.split_once('=').or(Some((pair, ""))))
-        .find(|(k, v)| *k == name && !v.is_empty())
-        .map(|(_, v)| v)
+        .map(|pair| pair.split_once('=').unwrap_or((pair, "")))
+        .filter(|(k, _)| *k == name)
+        .map(|(_, v)| v);
+    let first = values.next();
+    if values.next().is_some() {
+        return Err(Reason::Malformed);
+    }
+    Ok(first)
 }
 
-fn cookie<'c>(header: &'c str, name: &str) -> Option<&'c str> {
-    header
-        .split(';')
-        .filter_map(|c| c.trim().split_once('='))
-        .find(|(k, v)| *k == name && !v.is_empty())
-        .map(|(_, v)| v.trim_matches('"'))
+/// The cookie `name` across every `Cookie` header (HTTP/2 sends them as separate crumbs).
+fn cookie<'c>(headers: &'c dyn Headers, name: &str) -> Result<Option<&'c str>, Reason> {
+    let mut found = None;
+    let mut repeated = false;
+    headers.each("cookie", &mut |header| {
+        for (k, v) in header.split(';').filter_map(|c| c.trim().split_once('=')) {
+            if k == name {
+                repeated |= found.is_some();
+                found = Some(v.trim_matches('"'));
+            }
+        }
+    });
+    if repeated {
+        return Err(Reason::Malformed);
+    }
+    Ok(found)
 }
 
 #[cfg(test)]
@@ -152,7 +158,9 @@ mod tests {
         let src = sources(&["$request.header.Authorization"]);
         let find1 = |v: &str| {
             let h = map(&[("authorization", v)]);
-            find(&src, &h, None).map(|(t, _)| t.to_owned())
+            find(&src, &h, None)
+                .expect("one value")
+                .map(|(t, _)| t.to_owned())
         };
         assert_eq!(find1("Bearer abc").as_deref(), Some("abc"));
         assert_eq!(find1("bEaReR    abc").as_deref(), Some("abc"));
@@ -171,12 +179,14 @@ mod tests {
         let token = |v: http::HeaderValue| {
             let mut h = http::HeaderMap::new();
             h.insert("authorization", v);
-            find(&src, &h, None).map(|(t, _)| t.to_owned())
+            find(&src, &h, None)
+                .expect("one value")
+                .map(|(t, _)| t.to_owned())
         };
         let utf8 = http::HeaderValue::from_str("Bearer a.b.c\u{200b}").expect("value");
         assert_eq!(token(utf8).as_deref(), Some("a.b.c\u{200b}"));
         let latin1 = http::HeaderValue::from_bytes(b"Bearer a.b.\xe9").expect("value");
-        assert_eq!(token(latin1).as_deref(), Some(NOT_UTF8));
+        assert_eq!(token(latin1).as_deref(), Some(request::NOT_UTF8));
     }
 
     #[test]
@@ -187,11 +197,54 @@ mod tests {
             "$request.cookie.session",
         ]);
         let h = map(&[("x-token", "Bearer "), ("cookie", "a=1; session=Bearer c")]);
-        let (t, s) = find(&src, &h, Some("x=1&access_token=q.q.q")).expect("query token");
+        let (t, s) = find(&src, &h, Some("x=1&access_token=q.q.q"))
+            .expect("one value")
+            .expect("query token");
         assert_eq!((t, s), ("q.q.q", &src[1]));
-        let (t, s) = find(&src, &h, Some("access_token=")).expect("cookie token");
+        let (t, s) = find(&src, &h, Some("access_token="))
+            .expect("one value")
+            .expect("cookie token");
         assert_eq!((t, s), ("Bearer c", &src[2]));
-        assert!(find(&src, &HashMap::new(), None).is_none());
+        assert_eq!(find(&src, &HashMap::new(), None), Ok(None));
+    }
+
+    #[test]
+    fn a_source_present_twice_is_malformed_wherever_it_is() {
+        let src = sources(&[
+            "$request.header.X-Token",
+            "$request.querystring.access_token",
+            "$request.cookie.session",
+        ]);
+        let mut twice = http::HeaderMap::new();
+        twice.append("x-token", http::HeaderValue::from_static("a"));
+        twice.append("x-token", http::HeaderValue::from_static("b"));
+        assert_eq!(find(&src, &twice, None), Err(Reason::Malformed));
+        let none = HashMap::new();
+        let q = Some("access_token=a&x=1&access_token=b");
+        assert_eq!(find(&src, &none, q), Err(Reason::Malformed));
+        let q = Some("access_token=&access_token=b");
+        assert_eq!(find(&src, &none, q), Err(Reason::Malformed));
+        // Cookie crumbs are one list: the same name in two `Cookie` headers is twice.
+        let mut crumbs = http::HeaderMap::new();
+        crumbs.append("cookie", http::HeaderValue::from_static("a=1; session=x"));
+        crumbs.append("cookie", http::HeaderValue::from_static("session=y"));
+        assert_eq!(find(&src, &crumbs, None), Err(Reason::Malformed));
+        let mut split = http::HeaderMap::new();
+        split.append("cookie", http::HeaderValue::from_static("a=1"));
+        split.append("cookie", http::HeaderValue::from_static("session=y"));
+        let (t, _) = find(&src, &split, None).expect("one").expect("found");
+        assert_eq!(t, "y");
+        // An earlier source with a token decides before a repeated later one is looked at.
+        let mut first = http::HeaderMap::new();
+        first.append("x-token", http::HeaderValue::from_static("t"));
+        first.append(
+            "cookie",
+            http::HeaderValue::from_static("session=1; session=2"),
+        );
+        assert_eq!(
+            find(&src, &first, None).map(|f| f.map(|(t, _)| t)),
+            Ok(Some("t"))
+        );
     }
 
     #[test]

@@ -30,9 +30,10 @@ pub fn router(admin: Admin) -> Router {
 
 async fn metrics(Extract(admin): Extract<Admin>) -> Response {
     // Gauges that describe "now" are brought up to date at scrape time.
-    metrics::gauge!(m::TOKEN_CACHE_ENTRIES).set(admin.state.cache().entry_count() as f64);
-    for a in &admin.state.snapshot().authorizers {
-        let status = a.keys.status();
+    let snap = admin.state.snapshot();
+    metrics::gauge!(m::TOKEN_CACHE_ENTRIES).set(snap.cache.entry_count() as f64);
+    for a in &snap.authorizers {
+        let status = a.keys().status();
         let label = a.name.to_string();
         metrics::gauge!(m::JWKS_KEYS, "authorizer" => label.clone()).set(status.keys as f64);
         if let Some(age) = status.age {
@@ -68,7 +69,7 @@ async fn readyz(Extract(admin): Extract<Admin>) -> Response {
         .authorizers
         .iter()
         .map(|a| {
-            let s = a.keys.status();
+            let s = a.keys().status();
             let status = KeyStatus {
                 keys: s.keys,
                 age_seconds: s.age.map(|d| (d.as_secs_f64() * 1000.0).round() / 1000.0),

@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use crate::decision::Decision;
 use crate::metrics::Transport;
+use crate::server::check::Origin;
 
 /// Lines logged per second before suppression starts.
 const BURST: u32 = 20;
@@ -17,7 +18,7 @@ pub struct DenyLog {
 }
 
 impl DenyLog {
-    pub fn denied(&self, transport: Transport, d: &Decision, peer: Option<&str>) {
+    pub fn denied(&self, transport: Transport, d: &Decision, from: Origin<'_>) {
         let now = crate::clock::unix_millis() / 1000;
         let seen = self.second.load(Ordering::Relaxed);
         if seen != now
@@ -36,12 +37,14 @@ impl DenyLog {
             }
         }
         if self.logged.fetch_add(1, Ordering::Relaxed) < BURST {
+            let peer = from.peer.map(|p| p.to_string());
             tracing::info!(
                 transport = transport.as_str(),
                 reason = d.reason.as_str(),
                 authorizer = %d.authorizer,
                 route = d.route.as_deref().unwrap_or("-"),
-                peer = peer.unwrap_or("-"),
+                peer = peer.as_deref().unwrap_or("-"),
+                client = from.client.unwrap_or("-"),
                 "denied"
             );
         } else {

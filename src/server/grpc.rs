@@ -1,17 +1,10 @@
 //! Envoy's ext_authz gRPC `Check`: a `CheckRequest` in, the core's decision out as a
 //! `CheckResponse`. Every decision is a successful RPC; the verdict is in `status`.
 
-use std::collections::HashMap;
-use std::sync::Arc;
-use std::time::Instant;
-
 use prost_types::value::Kind;
 use tonic::{Request, Response, Status};
 
-use crate::clock;
 use crate::decision::Decision;
-use crate::gate;
-use crate::metrics::{Transport, record_check};
 use crate::pb::auth::authorization_server::Authorization;
 use crate::pb::auth::{
     AttributeContext, CheckRequest, CheckResponse, DeniedHttpResponse, OkHttpResponse,
@@ -20,19 +13,18 @@ use crate::pb::auth::{
 use crate::pb::core::{HeaderValue, HeaderValueOption, header_value_option::HeaderAppendAction};
 use crate::pb::google::rpc;
 use crate::pb::types::HttpStatus;
-use crate::server::denylog::DenyLog;
-use crate::state::State;
+use crate::request::{self, Headers};
+use crate::server::check::{Checker, Origin};
 
 /// The `envoy.service.auth.v3.Authorization` service.
 #[derive(Clone)]
 pub struct AuthService {
-    state: Arc<State>,
-    log: Arc<DenyLog>,
+    checker: Checker,
 }
 
 impl AuthService {
-    pub fn new(state: Arc<State>, log: Arc<DenyLog>) -> AuthService {
-        AuthService { state, log }
+    pub fn new(checker: Checker) -> AuthService {
+        AuthService { checker }
     }
 }
 
@@ -42,41 +34,40 @@ impl Authorization for AuthService {
         &self,
         request: Request<CheckRequest>,
     ) -> Result<Response<CheckResponse>, Status> {
-        let started = Instant::now();
-        let proxy = request.remote_addr();
+        let peer = request.remote_addr();
         let attributes = request.into_inner().attributes.unwrap_or_default();
         let http = attributes.request.as_ref().and_then(|r| r.http.as_ref());
-        let raw_headers;
-        let headers = match http {
+        let raw_headers: Vec<(String, String)>;
+        let headers: &dyn Headers = match http {
             Some(h) if h.headers.is_empty() && h.header_map.is_some() => {
                 raw_headers = header_map(h.header_map.as_ref());
                 &raw_headers
             }
             Some(h) => &h.headers,
             None => {
-                raw_headers = HashMap::new();
+                raw_headers = Vec::new();
                 &raw_headers
             }
         };
-        let input = gate::Request {
+        let input = request::Request {
             method: http.map_or("", |h| h.method.as_str()),
-            path: http.map_or("", |h| h.path.as_str()),
+            target: http.map_or("", |h| h.path.as_str()),
             headers,
             context: Some(&attributes.context_extensions),
         };
-        let decision = gate::check(&self.state, &input, clock::now()).await;
-        record_check(Transport::Grpc, &decision, started.elapsed());
-        if !decision.is_allow() {
-            let client = client_address(&attributes).or_else(|| proxy.map(|a| a.ip().to_string()));
-            self.log
-                .denied(Transport::Grpc, &decision, client.as_deref());
-        }
+        let from = Origin {
+            peer,
+            client: client_address(&attributes),
+        };
+        let snap = self.checker.snapshot();
+        let decision = self.checker.check(&snap, &input, from).await;
         Ok(Response::new(response(&decision)))
     }
 }
 
-/// Envoy's `encode_raw_headers` mode sends `header_map` instead of `headers`.
-fn header_map(map: Option<&crate::pb::core::HeaderMap>) -> HashMap<String, String> {
+/// Envoy's `encode_raw_headers` mode sends `header_map`, one entry per header line, instead of
+/// the `headers` map that joins repeated headers.
+fn header_map(map: Option<&crate::pb::core::HeaderMap>) -> Vec<(String, String)> {
     map.map(|m| {
         m.headers
             .iter()
@@ -87,7 +78,7 @@ fn header_map(map: Option<&crate::pb::core::HeaderMap>) -> HashMap<String, Strin
                     // A value that is not UTF-8 is still present, read as the HTTP
                     // authorizer reads it: judged (malformed), not skipped as absent.
                     String::from_utf8(h.raw_value.clone())
-                        .unwrap_or_else(|_| crate::jwt::extract::NOT_UTF8.to_owned())
+                        .unwrap_or_else(|_| request::NOT_UTF8.to_owned())
                 };
                 (h.key.to_ascii_lowercase(), value)
             })
@@ -96,7 +87,7 @@ fn header_map(map: Option<&crate::pb::core::HeaderMap>) -> HashMap<String, Strin
     .unwrap_or_default()
 }
 
-fn client_address(attributes: &AttributeContext) -> Option<String> {
+fn client_address(attributes: &AttributeContext) -> Option<&str> {
     use crate::pb::core::address::Address as A;
     let address = attributes
         .source
@@ -106,7 +97,7 @@ fn client_address(attributes: &AttributeContext) -> Option<String> {
         .address
         .as_ref()?;
     match address {
-        A::SocketAddress(s) => Some(s.address.clone()),
+        A::SocketAddress(s) => Some(&s.address),
         _ => None,
     }
 }
@@ -122,7 +113,7 @@ pub fn response(decision: &Decision) -> CheckResponse {
         let headers = decision
             .set_headers
             .iter()
-            .map(|(k, v)| header(k, v, HeaderAppendAction::OverwriteIfExistsOrAdd))
+            .map(|(k, v)| header(k, v))
             .collect();
         CheckResponse {
             status,
@@ -143,18 +134,11 @@ pub fn response(decision: &Decision) -> CheckResponse {
             dynamic_metadata: metadata(decision),
         }
     } else {
-        let mut headers = vec![header(
-            "content-type",
-            "application/json",
-            HeaderAppendAction::OverwriteIfExistsOrAdd,
-        )];
-        if let Some(challenge) = decision.challenge() {
-            headers.push(header(
-                "www-authenticate",
-                &challenge,
-                HeaderAppendAction::OverwriteIfExistsOrAdd,
-            ));
-        }
+        let headers = decision
+            .denial_headers()
+            .iter()
+            .map(|(k, v)| header(k, v))
+            .collect();
         CheckResponse {
             status,
             http_response: Some(HttpResponse::DeniedResponse(DeniedHttpResponse {
@@ -169,14 +153,15 @@ pub fn response(decision: &Decision) -> CheckResponse {
     }
 }
 
-fn header(key: &str, value: &str, action: HeaderAppendAction) -> HeaderValueOption {
+/// A header that replaces any value the request or response already has.
+fn header(key: &str, value: &str) -> HeaderValueOption {
     HeaderValueOption {
         header: Some(HeaderValue {
             key: key.to_owned(),
             value: value.to_owned(),
             ..Default::default()
         }),
-        append_action: action as i32,
+        append_action: HeaderAppendAction::OverwriteIfExistsOrAdd as i32,
         ..Default::default()
     }
 }

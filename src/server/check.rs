@@ -1,0 +1,74 @@
+//! The one front pipeline. Each front end translates its request in and the decision out;
+//! everything between — one snapshot, the clock, the core, metrics, the denial log — is here.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::decision::{Decision, Reason};
+use crate::gate;
+use crate::metrics::{self, Transport};
+use crate::request::{Headers, Request};
+use crate::server::denylog::DenyLog;
+use crate::state::{Snapshot, State};
+
+/// Where a check came from, for the denial log.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Origin<'a> {
+    /// The socket that sent the check: the proxy.
+    pub peer: Option<SocketAddr>,
+    /// The client address the request claims (Envoy's source, `X-Real-IP`…), as claimed.
+    pub client: Option<&'a str>,
+}
+
+/// Runs checks for one transport.
+#[derive(Clone)]
+pub struct Checker {
+    state: Arc<State>,
+    log: Arc<DenyLog>,
+    transport: Transport,
+}
+
+impl Checker {
+    pub fn new(state: Arc<State>, log: Arc<DenyLog>, transport: Transport) -> Checker {
+        Checker {
+            state,
+            log,
+            transport,
+        }
+    }
+
+    /// The snapshot a check runs under; take it once per request.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.state.snapshot()
+    }
+
+    /// Decides `req` under `snap`, counts and logs the decision.
+    pub async fn check(&self, snap: &Snapshot, req: &Request<'_>, from: Origin<'_>) -> Decision {
+        let started = Instant::now();
+        let decision = gate::check(snap, req, self.state.clock().now()).await;
+        self.record(&decision, started, from);
+        decision
+    }
+
+    /// A request refused before the core could read it (its original request unreadable).
+    pub fn refuse(
+        &self,
+        snap: &Snapshot,
+        headers: &dyn Headers,
+        reason: Reason,
+        from: Origin<'_>,
+    ) -> Decision {
+        let started = Instant::now();
+        let decision = gate::refuse(snap, headers, reason);
+        self.record(&decision, started, from);
+        decision
+    }
+
+    fn record(&self, decision: &Decision, started: Instant, from: Origin<'_>) {
+        metrics::record_check(self.transport, decision, started.elapsed());
+        if !decision.is_allow() {
+            self.log.denied(self.transport, decision, from);
+        }
+    }
+}
