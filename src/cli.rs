@@ -129,6 +129,9 @@ fn check_config(path: &Path) -> ExitCode {
     match Config::load(path) {
         Ok(config) => {
             print!("{}", config::summary(&config));
+            for warning in config::warnings(&config) {
+                println!("warning: {warning}");
+            }
             println!("{}: OK", path.display());
             ExitCode::SUCCESS
         }
@@ -145,7 +148,7 @@ fn verify(path: Option<&Path>, dev: bool, route: &str, token: &str) -> ExitCode 
         ExitCode::from(USAGE)
     };
     let config = match (dev, path) {
-        (true, _) => dev::config(&dev::issuer_url()),
+        (true, _) => dev::config(&dev::issuer_url(), None),
         (false, Some(p)) => Config::load(p),
         (false, None) => return usage("--config FILE or --dev is required"),
     };

@@ -36,8 +36,12 @@ pub enum Reason {
     NotYetValid,
     /// Cognito's `token_use` is not the configured one.
     WrongTokenUse,
+    /// A claim of the token (`jti`, `origin_jti`, `sub`) is on the revocation list.
+    Revoked,
     /// The token holds none of the route's scopes.
     InsufficientScope,
+    /// The token does not meet the authorizer's or the route's claim rules.
+    InsufficientClaims,
     /// No route matched and there is no `$default`.
     NoRoute,
     /// The authorizer has never loaded keys from its issuer.
@@ -46,7 +50,7 @@ pub enum Reason {
 
 impl Reason {
     /// Every reason, for tests and for pre-registering metric series.
-    pub const ALL: [Reason; 16] = [
+    pub const ALL: [Reason; 18] = [
         Reason::BadRequest,
         Reason::Verified,
         Reason::Public,
@@ -60,7 +64,9 @@ impl Reason {
         Reason::Expired,
         Reason::NotYetValid,
         Reason::WrongTokenUse,
+        Reason::Revoked,
         Reason::InsufficientScope,
+        Reason::InsufficientClaims,
         Reason::NoRoute,
         Reason::KeysUnavailable,
     ];
@@ -81,7 +87,9 @@ impl Reason {
             Reason::Expired => "expired",
             Reason::NotYetValid => "not_yet_valid",
             Reason::WrongTokenUse => "wrong_token_use",
+            Reason::Revoked => "revoked",
             Reason::InsufficientScope => "insufficient_scope",
+            Reason::InsufficientClaims => "insufficient_claims",
             Reason::NoRoute => "no_route",
             Reason::KeysUnavailable => "keys_unavailable",
         }
@@ -106,11 +114,14 @@ impl Reason {
             | Reason::WrongAudience
             | Reason::Expired
             | Reason::NotYetValid
-            | Reason::WrongTokenUse => (401, GRPC_UNAUTHENTICATED, UNAUTHORIZED, InvalidToken),
+            | Reason::WrongTokenUse
+            | Reason::Revoked => (401, GRPC_UNAUTHENTICATED, UNAUTHORIZED, InvalidToken),
             Reason::InsufficientScope => {
                 (403, GRPC_PERMISSION_DENIED, FORBIDDEN, InsufficientScope)
             }
-            Reason::NoRoute => (403, GRPC_PERMISSION_DENIED, FORBIDDEN, None),
+            Reason::InsufficientClaims | Reason::NoRoute => {
+                (403, GRPC_PERMISSION_DENIED, FORBIDDEN, None)
+            }
             Reason::KeysUnavailable => (503, GRPC_UNAVAILABLE, UNAVAILABLE, None),
         };
         Wire {
@@ -288,6 +299,15 @@ mod tests {
             Some(r#"Bearer error="insufficient_scope", scope="a b/c""#)
         );
         let w = Reason::NoRoute.wire();
+        assert_eq!((w.http_status, w.grpc_code, w.body), (403, 7, FORBIDDEN));
+        assert_eq!(w.challenge.header(&[]), None);
+        let w = Reason::Revoked.wire();
+        assert_eq!((w.http_status, w.grpc_code), (401, 16));
+        assert_eq!(
+            w.challenge.header(&[]).as_deref(),
+            Some(r#"Bearer error="invalid_token""#)
+        );
+        let w = Reason::InsufficientClaims.wire();
         assert_eq!((w.http_status, w.grpc_code, w.body), (403, 7, FORBIDDEN));
         assert_eq!(w.challenge.header(&[]), None);
         let w = Reason::BadRequest.wire();

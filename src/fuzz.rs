@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock};
 
-use crate::config::{self, Config};
+use crate::config::{self, Audience, Config};
 use crate::jwks::Key;
 use crate::jwt::claims::{self, Rules};
 use crate::jwt::extract::{self, IdentitySource};
@@ -66,9 +66,10 @@ pub fn token(data: &[u8]) {
             }
         }
         if let Ok(claims) = compact::payload(parsed.payload) {
-            let audience = ["api".to_owned()];
+            let audience = Audience::Clients(vec!["api".to_owned()]);
+            let issuers = ["https://issuer.example".to_owned()];
             let rules = Rules {
-                issuer: "https://issuer.example",
+                issuers: &issuers,
                 audience: &audience,
                 token_use: Some(TokenUse::Access),
                 clock_skew: 60.0,

@@ -20,6 +20,7 @@ pub use fetch::{FetchError, Fetcher};
 pub use key::Key;
 pub use refresh::{MISS_WAIT, REFETCH_INTERVAL};
 
+use crate::config::Jwks;
 use crate::jwt::Alg;
 use store::Store;
 
@@ -27,14 +28,14 @@ use store::Store;
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Source {
     pub issuer: String,
-    pub jwks_uri: Option<String>,
+    pub jwks: Jwks,
     pub refresh: Duration,
 }
 
 impl Source {
     /// Same issuer and JWKS location, whatever the refresh period.
     pub fn same_place(&self, other: &Source) -> bool {
-        self.issuer == other.issuer && self.jwks_uri == other.jwks_uri
+        self.issuer == other.issuer && self.jwks == other.jwks
     }
 }
 

@@ -29,6 +29,7 @@ pub mod jwt;
 pub mod metrics;
 pub mod pb;
 pub mod request;
+pub mod revocation;
 pub mod route;
 pub mod server;
 pub mod signal;

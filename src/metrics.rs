@@ -16,6 +16,8 @@ pub const JWKS_REFRESHES: &str = "tokengate_jwks_refreshes_total";
 pub const JWKS_KEYS: &str = "tokengate_jwks_keys";
 pub const JWKS_AGE: &str = "tokengate_jwks_age_seconds";
 pub const CONFIG_RELOADS: &str = "tokengate_config_reloads_total";
+pub const REVOCATIONS: &str = "tokengate_revocations";
+pub const REVOCATION_RELOADS: &str = "tokengate_revocation_reloads_total";
 
 /// Latency buckets, 10 µs to 1 s.
 pub const BUCKETS: [f64; 16] = [
@@ -84,6 +86,11 @@ fn describe() {
         "Seconds since the last successful JWKS fetch, by authorizer."
     );
     metrics::describe_counter!(CONFIG_RELOADS, "Configuration reloads, by result.");
+    metrics::describe_gauge!(REVOCATIONS, "Entries on the revocation list.");
+    metrics::describe_counter!(
+        REVOCATION_RELOADS,
+        "Revocation list reloads after the file changed, by result."
+    );
 }
 
 /// Counts one verified-token cache lookup.
@@ -102,6 +109,17 @@ pub fn jwks_refreshed(authorizer: &str, ok: bool) {
 /// The usable keys an authorizer holds.
 pub fn jwks_keys(authorizer: &str, keys: usize) {
     metrics::gauge!(JWKS_KEYS, "authorizer" => authorizer.to_owned()).set(keys as f64);
+}
+
+/// The entries on the revocation list.
+pub fn revocations(entries: usize) {
+    metrics::gauge!(REVOCATIONS).set(entries as f64);
+}
+
+/// Counts one reload of the revocation list.
+pub fn revocation_reloaded(ok: bool) {
+    let result = if ok { "ok" } else { "error" };
+    metrics::counter!(REVOCATION_RELOADS, "result" => result).increment(1);
 }
 
 /// Counts one decision and its latency.

@@ -30,6 +30,40 @@ pub enum FetchError {
     NoUsableKey { url: Url },
     #[error("`{0}` is not an https URL (http:// only to a loopback host)")]
     Insecure(String),
+    #[error("cannot read {path}: {message}")]
+    File { path: String, message: String },
+    #[error("{path} is larger than {MAX_BODY_BYTES} bytes")]
+    FileTooLarge { path: String },
+    #[error("{path} is not a JWK Set: {reason}")]
+    FileNotAJwkSet { path: String, reason: String },
+    #[error("{path} holds no usable signing key")]
+    FileNoUsableKey { path: String },
+}
+
+/// Reads a local JWK Set (`jwks_file`); a missing, oversized or unusable file fails as a URL
+/// would, and the old keys stay.
+pub async fn file(path: &std::path::Path) -> Result<Vec<Key>, FetchError> {
+    let shown = || path.display().to_string();
+    let meta = tokio::fs::metadata(path)
+        .await
+        .map_err(|e| FetchError::File {
+            path: shown(),
+            message: e.to_string(),
+        })?;
+    if meta.len() > MAX_BODY_BYTES as u64 {
+        return Err(FetchError::FileTooLarge { path: shown() });
+    }
+    let body = tokio::fs::read(path).await.map_err(|e| FetchError::File {
+        path: shown(),
+        message: e.to_string(),
+    })?;
+    parse_jwks(&body).map_err(|reason| match reason {
+        None => FetchError::FileNoUsableKey { path: shown() },
+        Some(reason) => FetchError::FileNotAJwkSet {
+            path: shown(),
+            reason,
+        },
+    })
 }
 
 /// The one HTTP client of the process, shared by every key set.
