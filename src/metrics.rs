@@ -16,6 +16,8 @@ pub const JWKS_REFRESHES: &str = "tokengate_jwks_refreshes_total";
 pub const JWKS_KEYS: &str = "tokengate_jwks_keys";
 pub const JWKS_AGE: &str = "tokengate_jwks_age_seconds";
 pub const CONFIG_RELOADS: &str = "tokengate_config_reloads_total";
+pub const LOG_LINES_DROPPED: &str = "tokengate_log_lines_dropped_total";
+pub const CONNECTIONS: &str = "tokengate_connections";
 
 /// Latency buckets, 10 µs to 1 s.
 pub const BUCKETS: [f64; 16] = [
@@ -84,6 +86,11 @@ fn describe() {
         "Seconds since the last successful JWKS fetch, by authorizer."
     );
     metrics::describe_counter!(CONFIG_RELOADS, "Configuration reloads, by result.");
+    metrics::describe_counter!(
+        LOG_LINES_DROPPED,
+        "Log lines dropped because the log sink was too slow."
+    );
+    metrics::describe_gauge!(CONNECTIONS, "Open connections, by listener.");
 }
 
 /// Counts one decision and its latency.

@@ -8,6 +8,7 @@ pub mod admin;
 pub mod denylog;
 pub mod grpc;
 pub mod http;
+pub mod listen;
 
 use std::future::Future;
 use std::net::SocketAddr;
