@@ -10,8 +10,7 @@ pub struct Limits {
     pub max_connections: usize,
     /// Concurrent HTTP/2 streams per connection, advertised in SETTINGS and enforced.
     pub max_streams: u32,
-    /// Largest HTTP request head (HTTP/1 bytes, HTTP/2 header list). gRPC services bound
-    /// their messages to it too (`max_decoding_message_size`), which is the service's setting.
+    /// Largest HTTP request head (HTTP/1 bytes, HTTP/2 header list) and gRPC message.
     pub max_request_bytes: usize,
     /// A request whose response has not started by then is answered 503 (gRPC: UNAVAILABLE).
     pub request_timeout: Duration,

@@ -11,11 +11,15 @@
 //! - HTTP/2: `max_streams` advertised and enforced, the header list bounded by
 //!   `max_request_bytes` (431), and hyper's reset protections set explicitly on (tonic's builder
 //!   turns them off; here tonic is only a router). Keep-alive PINGs find dead peers.
+//! - gRPC: every message's length prefix is checked against `max_request_bytes` as it arrives
+//!   (RESOURCE_EXHAUSTED beyond it), whatever bound each service set.
 //! - Every request: `request_timeout` (503, or gRPC UNAVAILABLE); every connection with nothing
 //!   in flight for `idle_timeout` is closed.
 //! - Stop: accepting stops and the listening socket closes; idle and half-open connections close
-//!   at once (HTTP/2 after its GOAWAY round trip, bounded); in-flight requests finish.
+//!   at once (HTTP/2 after its GOAWAY round trip, bounded); in-flight requests finish; gRPC
+//!   streams still open (health `Watch`) end with UNAVAILABLE.
 
+mod body;
 mod request;
 pub mod watch;
 
@@ -171,6 +175,8 @@ impl Conn {
             local: self.local,
             activity: activity.clone(),
             timeout: self.limits.request_timeout,
+            max_message: self.limits.max_request_bytes,
+            stop: stop.clone(),
         };
         let io = TokioIo::new(Watched::new(io, activity.clone()));
         let conn = self.builder.serve_connection(io, service);

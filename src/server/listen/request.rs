@@ -1,24 +1,24 @@
 //! One request through the app: the peer's address put where axum's `ConnectInfo` and tonic's
-//! `remote_addr()` look for it, the request timeout, and the request counted in flight until
-//! its response body is over.
+//! `remote_addr()` look for it, gRPC messages bounded, the request timeout, and the request
+//! counted in flight from here until its response body is over.
 
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::ConnectInfo;
 use http::{HeaderValue, Request, Response, StatusCode, header};
-use http_body::Frame;
 use hyper::body::Incoming;
+use tokio_util::sync::CancellationToken;
 use tonic::transport::server::TcpConnectInfo;
 use tower::Service;
 
+use super::body::{Limited, Tracked};
 use super::watch::Activity;
 
 /// The body of the HTTP answer to a request that ran out of time: the HTTP authorizer's own
@@ -33,6 +33,9 @@ pub struct Requests {
     pub local: Option<SocketAddr>,
     pub activity: Arc<Activity>,
     pub timeout: Duration,
+    /// The largest gRPC message accepted.
+    pub max_message: usize,
+    pub stop: CancellationToken,
 }
 
 impl hyper::service::Service<Request<Incoming>> for Requests {
@@ -50,6 +53,8 @@ impl hyper::service::Service<Request<Incoming>> for Requests {
             remote_addr: Some(self.peer),
         });
         let grpc = is_grpc(&req);
+        let req = req.map(|body| Limited::new(body, grpc.then_some(self.max_message)));
+        let grpc_stop = grpc.then(|| self.stop.clone());
         let mut app = self.app.clone();
         let timeout = self.timeout;
         Box::pin(async move {
@@ -58,10 +63,7 @@ impl hyper::service::Service<Request<Incoming>> for Requests {
                 Ok(Err(never)) => match never {},
                 Err(_elapsed) => too_slow(grpc),
             };
-            Ok(response.map(|body| Tracked {
-                body,
-                work: Some(work),
-            }))
+            Ok(response.map(|body| Tracked::new(body, work, grpc_stop)))
         })
     }
 }
@@ -90,7 +92,8 @@ fn too_slow(grpc: bool) -> Response<Body> {
     response
 }
 
-struct InFlight(Arc<Activity>);
+/// One request counted in flight until dropped.
+pub struct InFlight(Arc<Activity>);
 
 impl InFlight {
     fn new(activity: Arc<Activity>) -> InFlight {
@@ -102,35 +105,5 @@ impl InFlight {
 impl Drop for InFlight {
     fn drop(&mut self) {
         self.0.end();
-    }
-}
-
-/// A response body that keeps its request in flight until the last frame has been taken.
-pub struct Tracked {
-    body: Body,
-    work: Option<InFlight>,
-}
-
-impl http_body::Body for Tracked {
-    type Data = Bytes;
-    type Error = axum::Error;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
-        let polled = Pin::new(&mut self.body).poll_frame(cx);
-        if let Poll::Ready(None | Some(Err(_))) = polled {
-            self.work = None;
-        }
-        polled
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.body.is_end_stream()
-    }
-
-    fn size_hint(&self) -> http_body::SizeHint {
-        self.body.size_hint()
     }
 }
