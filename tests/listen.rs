@@ -1,6 +1,9 @@
 //! `server::listen::serve` over real sockets: every limit applied to a tiny axum app and to a
 //! tonic service routed through axum, with small limits so each wait is a few hundred ms.
 
+// Test scaffolding: a failed set-up step should panic loudly.
+#![allow(clippy::unwrap_used)]
+
 use std::net::SocketAddr;
 use std::time::Duration;
 

@@ -2,6 +2,9 @@
 //! (trailers, streaming, message size, request timeout) and HTTP/2's own limits read with a
 //! raw `h2` client.
 
+// Test scaffolding: a failed set-up step should panic loudly.
+#![allow(clippy::unwrap_used)]
+
 use std::net::SocketAddr;
 use std::time::Duration;
 
