@@ -110,3 +110,91 @@ impl std::fmt::Display for Peer {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decision::Reason;
+    use std::sync::{Arc, Mutex};
+
+    /// Collects what the subscriber writes.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            if let Ok(mut out) = self.0.lock() {
+                out.extend_from_slice(buf);
+            }
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn logged(f: impl FnOnce()) -> Vec<String> {
+        let out = Captured::default();
+        let writer = out.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        tracing::subscriber::with_default(subscriber, f);
+        let bytes = out.0.lock().map(|b| b.clone()).unwrap_or_default();
+        String::from_utf8_lossy(&bytes)
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    fn denial() -> Decision {
+        Decision {
+            reason: Reason::BadSignature,
+            authorizer: Arc::from("main"),
+            route: Some(Arc::from("GET /users/{id}")),
+            scopes: Arc::from([]),
+            set_headers: Arc::from([]),
+            remove_headers: Vec::new(),
+            remove_query: Vec::new(),
+            claims: None,
+        }
+    }
+
+    #[test]
+    fn a_client_value_cannot_forge_a_line_and_peer_and_client_are_both_logged() {
+        let log = ClientLog::default();
+        let peer: SocketAddr = "10.0.0.9:5000".parse().unwrap();
+        let forged = "1.2.3.4\n2026-01-01T00:00:00Z  INFO tokengate: allowed";
+        let lines = logged(|| {
+            log.denied(0, Transport::Http, &denial(), Some(peer), Some(forged));
+        });
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        let line = &lines[0];
+        assert!(line.contains("peer=10.0.0.9:5000"), "{line}");
+        assert!(line.contains(r"client=1.2.3.4\n2026"), "{line}");
+        assert!(line.contains(r#"reason="bad_signature""#), "{line}");
+        assert!(line.contains(r#"transport="http""#), "{line}");
+    }
+
+    #[test]
+    fn a_huge_authorizer_name_is_cut_and_a_flood_is_bounded_then_summarised() {
+        let log = ClientLog::default();
+        let huge = "a".repeat(1 << 20);
+        let lines = logged(|| {
+            for _ in 0..1000 {
+                log.unknown_authorizer(5_000, Transport::Grpc, &huge, None, Some("9.9.9.9"));
+            }
+            log.flush(6_000);
+        });
+        let (summaries, errors): (Vec<_>, Vec<_>) =
+            lines.iter().partition(|l| l.contains("suppressed"));
+        // 256 + marker + overhead is ~460 budget bytes a line: 16 KiB holds 35, the 20-line
+        // budget binds first.
+        assert_eq!(errors.len(), 20);
+        assert!(errors.iter().all(|l| l.len() < 700), "{}", errors[0].len());
+        assert!(errors[0].contains("...(+1048320 bytes)"));
+        assert_eq!(summaries.len(), 1);
+        assert!(summaries[0].contains("suppressed=980"), "{}", summaries[0]);
+    }
+}

@@ -5,10 +5,11 @@ use std::fmt::{self, Write};
 /// The most bytes of a client value a log line carries (after escaping, before the marker).
 pub const MAX: usize = 256;
 
-/// Formats a client-controlled string for a log: every control character (and the Unicode
-/// line separators and bidirectional overrides that can make a line read as something else)
-/// as a visible escape, `\` as `\\`, and the result cut on a character boundary to [`MAX`]
-/// bytes, followed by `...(+N bytes)` saying how much of the value was left out.
+/// Formats a client-controlled string for a log as one token: every control character,
+/// whitespace character, and the Unicode line separators and bidirectional overrides that can
+/// make a line read as something else, as a visible escape (`\n`, `\u{20}`), `\` as `\\`, and
+/// the result cut on a character boundary to [`MAX`] bytes, followed by `...(+N bytes)` saying
+/// how much of the value was left out.
 #[derive(Clone, Copy, Debug)]
 pub struct Untrusted<'a>(pub &'a str);
 
@@ -25,7 +26,9 @@ impl Piece {
             '\n' => Piece::Short(r"\n"),
             '\r' => Piece::Short(r"\r"),
             '\t' => Piece::Short(r"\t"),
-            c if c.is_control() || is_deceptive(c) => Piece::Code(c),
+            // Whitespace too: in the text format fields are space-separated, so a space
+            // would let a value forge a `key=value` of its own.
+            c if c.is_control() || c.is_whitespace() || is_deceptive(c) => Piece::Code(c),
             c => Piece::Plain(c),
         }
     }
@@ -136,7 +139,12 @@ mod tests {
             r"a\\nb",
             "a literal backslash cannot fake an escape"
         );
-        assert_eq!(show("ünïcødé 🙂 1.2.3.4"), "ünïcødé 🙂 1.2.3.4");
+        assert_eq!(show("ünïcødé🙂1.2.3.4"), "ünïcødé🙂1.2.3.4");
+        assert_eq!(
+            show("1.2.3.4 reason=allow\u{a0}x"),
+            r"1.2.3.4\u{20}reason=allow\u{a0}x",
+            "no value can add a field of its own"
+        );
     }
 
     #[test]
