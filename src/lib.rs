@@ -26,6 +26,8 @@ pub mod fuzz;
 pub mod gate;
 pub mod jwks;
 pub mod jwt;
+pub mod limits;
+pub mod log;
 pub mod metrics;
 pub mod pb;
 pub mod request;

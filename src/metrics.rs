@@ -18,6 +18,8 @@ pub const JWKS_AGE: &str = "tokengate_jwks_age_seconds";
 pub const CONFIG_RELOADS: &str = "tokengate_config_reloads_total";
 pub const REVOCATIONS: &str = "tokengate_revocations";
 pub const REVOCATION_RELOADS: &str = "tokengate_revocation_reloads_total";
+pub const LOG_LINES_DROPPED: &str = "tokengate_log_lines_dropped_total";
+pub const CONNECTIONS: &str = "tokengate_connections";
 
 /// Latency buckets, 10 µs to 1 s.
 pub const BUCKETS: [f64; 16] = [
@@ -91,6 +93,11 @@ fn describe() {
         REVOCATION_RELOADS,
         "Revocation list reloads after the file changed, by result."
     );
+    metrics::describe_counter!(
+        LOG_LINES_DROPPED,
+        "Log lines dropped because the log sink was too slow."
+    );
+    metrics::describe_gauge!(CONNECTIONS, "Open connections, by listener.");
 }
 
 /// Counts one verified-token cache lookup.

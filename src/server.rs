@@ -12,6 +12,7 @@ pub mod denylog;
 pub mod dev_issuer;
 pub mod grpc;
 pub mod http;
+pub mod listen;
 
 use std::future::Future;
 use std::net::SocketAddr;
