@@ -17,6 +17,7 @@ use std::time::Duration;
 use marked_yaml::LoaderOptions;
 
 use crate::jwt::{Alg, IdentitySource, TokenUse};
+pub use crate::limits::Limits;
 pub use crate::request::checks::Paths;
 use crate::route::RouteKey;
 pub use read::parse_pool;
@@ -78,6 +79,9 @@ pub struct Config {
     pub revocation: Option<Revocation>,
     /// In file order; `$default` has no parsed key.
     pub routes: Vec<Route>,
+    /// What one client may hold of a listener (applied at start; a reload keeps the running
+    /// listeners' limits).
+    pub limits: Limits,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -135,10 +135,8 @@ fn select(
                 };
                 (route, Some(target))
             }
-            None => {
-                tracing::error!(authorizer = %name, "context_extensions name an authorizer that is not configured");
-                (route, None)
-            }
+            // Logged, rate-limited, by the pipeline: any client can repeat it.
+            None => (route, None),
         },
         None => match (matched, ext_scopes()) {
             (

@@ -19,8 +19,24 @@ pub use client::ClientLog;
 pub use escape::{MAX as MAX_VALUE_BYTES, Untrusted};
 pub use limit::{Admit, Budget, Limiter};
 
-use crate::cli::LogFormat;
 use crate::metrics::LOG_LINES_DROPPED;
+
+/// Log line format on stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// The process's drop counter, once logging is set up; the server publishes it.
+static DROPPED: std::sync::OnceLock<Dropped> = std::sync::OnceLock::new();
+
+/// Brings `tokengate_log_lines_dropped_total` up to date (a no-op before [`init`]).
+pub fn publish_dropped() {
+    if let Some(d) = DROPPED.get() {
+        d.publish();
+    }
+}
 
 /// Lines queued for the writer thread before new ones are dropped. Lines are at most a few KiB
 /// (client values are cut), so the queue holds a few MiB at worst.
@@ -83,6 +99,7 @@ pub fn init(format: LogFormat) -> Logging {
     if let Err(e) = installed {
         eprintln!("tokengate: logging was already set up: {e}");
     }
+    let _ = DROPPED.set(dropped.clone());
     Logging {
         _worker: worker,
         dropped,

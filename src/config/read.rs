@@ -12,6 +12,7 @@ use marked_yaml::{LoadError, Node};
 
 use super::yaml::{Reader, child};
 use super::{Cache, Config, Http, Listen, OriginalRequest, Paths, Problem, Revocation};
+use crate::limits::{Invalid, Limits};
 use crate::revocation::{List, ListError};
 pub use authorizer::parse_pool;
 
@@ -64,6 +65,7 @@ fn read_config(r: &mut Reader, root: &Node) -> Config {
             "authorizers",
             "routes",
             "revocation",
+            "limits",
         ],
     );
 
@@ -153,6 +155,7 @@ fn read_config(r: &mut Reader, root: &Node) -> Config {
     }
 
     let revocation = Reader::get(top, "revocation").and_then(|n| read_revocation(r, n));
+    let limits = Reader::get(top, "limits").map_or_else(Limits::default, |n| read_limits(r, n));
 
     let routes = Reader::get(top, "routes")
         .map(|n| routes::read(r, n, &authorizers))
@@ -166,7 +169,58 @@ fn read_config(r: &mut Reader, root: &Node) -> Config {
         authorizers,
         revocation,
         routes,
+        limits,
     }
+}
+
+/// `limits`: what one client may hold of a listener.
+fn read_limits(r: &mut Reader, node: &Node) -> Limits {
+    const KEYS: [&str; 6] = [
+        "max_connections",
+        "max_streams",
+        "max_request_bytes",
+        "request_timeout",
+        "header_read_timeout",
+        "idle_timeout",
+    ];
+    let m = r.mapping(node, "limits", &KEYS);
+    let mut l = Limits::default();
+    let at = |key: &str| child("limits", key);
+    if let Some(n) = Reader::get(m, "max_connections") {
+        l.max_connections = r
+            .count(n, &at("max_connections"))
+            .and_then(|v| usize::try_from(v).ok())
+            .unwrap_or(l.max_connections);
+    }
+    if let Some(n) = Reader::get(m, "max_streams") {
+        l.max_streams = r
+            .count(n, &at("max_streams"))
+            .and_then(|v| u32::try_from(v).ok())
+            .unwrap_or(l.max_streams);
+    }
+    if let Some(n) = Reader::get(m, "max_request_bytes") {
+        l.max_request_bytes = r
+            .size(n, &at("max_request_bytes"))
+            .unwrap_or(l.max_request_bytes);
+    }
+    for (key, slot) in [
+        ("request_timeout", &mut l.request_timeout),
+        ("header_read_timeout", &mut l.header_read_timeout),
+        ("idle_timeout", &mut l.idle_timeout),
+    ] {
+        if let Some(n) = Reader::get(m, key) {
+            *slot = r.duration(n, &at(key)).unwrap_or(*slot);
+        }
+    }
+    for problem in l.check() {
+        let key = match problem {
+            Invalid::Zero(key) => key,
+            Invalid::RequestBytesTooSmall | Invalid::RequestBytesTooLarge => "max_request_bytes",
+        };
+        let n = Reader::get(m, key);
+        r.problem(&at(key), n.or(Some(node)), problem.to_string());
+    }
+    l
 }
 
 /// `revocation: {file, refresh}`: the file is read now, and must hold a valid list.

@@ -39,13 +39,16 @@ impl ClientLog {
     ) {
         let client = Untrusted(client.unwrap_or("-"));
         let route = d.route.as_deref().unwrap_or("-");
-        let bytes = client.len() + d.authorizer.len() + route.len();
+        // The path as judged: checked, so visible ASCII, but a client's choice all the same.
+        let path = Untrusted(if d.path.is_empty() { "-" } else { &d.path });
+        let bytes = client.len() + d.authorizer.len() + route.len() + path.len();
         if self.admit(now_ms, bytes) {
             tracing::info!(
                 transport = transport.as_str(),
                 reason = d.reason.as_str(),
                 authorizer = %d.authorizer,
                 route,
+                path = %path,
                 peer = %Peer(peer),
                 client = %client,
                 "denied"
@@ -153,6 +156,7 @@ mod tests {
             reason: Reason::BadSignature,
             authorizer: Arc::from("main"),
             route: Some(Arc::from("GET /users/{id}")),
+            path: "/users/7".into(),
             scopes: Arc::from([]),
             set_headers: Arc::from([]),
             remove_headers: Vec::new(),

@@ -7,9 +7,9 @@ use std::time::Instant;
 
 use crate::decision::{Decision, Reason};
 use crate::gate;
+use crate::log::ClientLog;
 use crate::metrics::{self, Transport};
 use crate::request::{Headers, Request};
-use crate::server::denylog::DenyLog;
 use crate::state::{Snapshot, State};
 
 /// Where a check came from, for the denial log.
@@ -25,12 +25,12 @@ pub struct Origin<'a> {
 #[derive(Clone)]
 pub struct Checker {
     state: Arc<State>,
-    log: Arc<DenyLog>,
+    log: Arc<ClientLog>,
     transport: Transport,
 }
 
 impl Checker {
-    pub fn new(state: Arc<State>, log: Arc<DenyLog>, transport: Transport) -> Checker {
+    pub fn new(state: Arc<State>, log: Arc<ClientLog>, transport: Transport) -> Checker {
         Checker {
             state,
             log,
@@ -47,6 +47,14 @@ impl Checker {
     pub async fn check(&self, snap: &Snapshot, req: &Request<'_>, from: Origin<'_>) -> Decision {
         let started = Instant::now();
         let decision = gate::check(snap, req, self.state.clock().now()).await;
+        if let Some(name) = req.context.and_then(|c| c.get("authorizer"))
+            && snap.authorizer(name).is_none()
+        {
+            // A proxy misconfiguration, but any client reaching that route repeats it.
+            let now = crate::clock::unix_millis();
+            self.log
+                .unknown_authorizer(now, self.transport, name, from.peer, from.client);
+        }
         self.record(&decision, started, from);
         decision
     }
@@ -68,7 +76,9 @@ impl Checker {
     fn record(&self, decision: &Decision, started: Instant, from: Origin<'_>) {
         metrics::record_check(self.transport, decision, started.elapsed());
         if !decision.is_allow() {
-            self.log.denied(self.transport, decision, from);
+            let now = crate::clock::unix_millis();
+            self.log
+                .denied(now, self.transport, decision, from.peer, from.client);
         }
     }
 }

@@ -26,6 +26,7 @@ pub mod watch;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::Router;
@@ -61,10 +62,25 @@ pub async fn serve(
     limits: &Limits,
     stop: CancellationToken,
 ) {
+    serve_counted(listener, tcp, app, limits, stop, Arc::default()).await;
+}
+
+/// [`serve`], keeping the open connections in `open` too (for `/readyz`).
+pub async fn serve_counted(
+    listener: &'static str,
+    tcp: TcpListener,
+    app: Router,
+    limits: &Limits,
+    stop: CancellationToken,
+    open: Arc<AtomicUsize>,
+) {
     let limits = *limits;
     let builder = Arc::new(builder(&limits));
     let slots = Arc::new(Semaphore::new(limits.max_connections));
-    let gauge = metrics::gauge!(CONNECTIONS, "listener" => listener);
+    let gauge = Gauge {
+        metric: metrics::gauge!(CONNECTIONS, "listener" => listener),
+        open,
+    };
     let local = tcp.local_addr().ok();
     let tasks = TaskTracker::new();
     let mut backoff = Backoff::default();
@@ -139,22 +155,31 @@ fn builder(limits: &Limits) -> auto::Builder<TokioExecutor> {
     builder
 }
 
+/// A listener's open connections: the metric and the count `/readyz` reads.
+#[derive(Clone)]
+struct Gauge {
+    metric: metrics::Gauge,
+    open: Arc<AtomicUsize>,
+}
+
 /// One open connection: its slot under `max_connections` and its count in the gauge.
 struct Open {
-    gauge: metrics::Gauge,
+    gauge: Gauge,
     _slot: OwnedSemaphorePermit,
 }
 
 impl Open {
-    fn new(gauge: metrics::Gauge, slot: OwnedSemaphorePermit) -> Open {
-        gauge.increment(1.0);
+    fn new(gauge: Gauge, slot: OwnedSemaphorePermit) -> Open {
+        gauge.metric.increment(1.0);
+        gauge.open.fetch_add(1, Ordering::Relaxed);
         Open { gauge, _slot: slot }
     }
 }
 
 impl Drop for Open {
     fn drop(&mut self) {
-        self.gauge.decrement(1.0);
+        self.gauge.metric.decrement(1.0);
+        self.gauge.open.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
