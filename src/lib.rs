@@ -11,6 +11,7 @@
 //!   into a [`gate::Request`] and the decision back into its own response.
 //! - [`metrics`], [`signal`], [`clock`] and [`dev`] (the `serve --dev` issuer) support them;
 //!   [`fuzz`] holds what the cargo-fuzz targets run.
+//! - [`import`] writes a config from an AWS SAM/CloudFormation template or OpenAPI export.
 
 pub mod authorizer;
 pub mod cli;
@@ -21,6 +22,7 @@ pub mod dev;
 pub mod explain;
 pub mod fuzz;
 pub mod gate;
+pub mod import;
 pub mod jwks;
 pub mod jwt;
 pub mod metrics;

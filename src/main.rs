@@ -19,6 +19,7 @@ fn main() -> ExitCode {
             route,
             token,
         } => verify(config.as_deref(), dev, &route, &token),
+        Command::Import(args) => tokengate::import::run(&args.options()),
         Command::Serve { config, dev } => {
             let runtime = match tokio::runtime::Runtime::new() {
                 Ok(rt) => rt,
