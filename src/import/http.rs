@@ -223,7 +223,12 @@ fn authorizer(src: &Source, id: &str, node: &Node) -> Result<Result<Authorizer, 
     if audience.is_empty() {
         return Err(cloc.problem(config, "JwtConfiguration needs an Audience"));
     }
-    let sources = openapi::sources(props.get("IdentitySource"), &loc.key("IdentitySource"), r)?;
+    let sources = openapi::sources(
+        props.get("IdentitySource"),
+        &loc.key("IdentitySource"),
+        r,
+        props,
+    )?;
     Ok(Ok(Authorizer::Jwt {
         name: id.to_owned(),
         issuer,

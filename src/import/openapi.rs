@@ -327,7 +327,12 @@ fn read_scheme(
             if audience.is_empty() {
                 return Err(cloc.problem(config, "jwtConfiguration needs an audience"));
             }
-            let sources = sources(auth.get("identitySource"), &aloc.key("identitySource"), r)?;
+            let sources = sources(
+                auth.get("identitySource"),
+                &aloc.key("identitySource"),
+                r,
+                auth,
+            )?;
             Ok(SchemeKind::Authorizer(Authorizer::Jwt {
                 name: name.to_owned(),
                 issuer,
@@ -345,9 +350,15 @@ fn read_scheme(
 }
 
 /// An identity source: one string of comma-separated sources, or a list.
-pub fn sources(node: Option<&Node>, loc: &Loc, r: &Resolver) -> Result<Vec<String>, Problem> {
+pub fn sources(
+    node: Option<&Node>,
+    loc: &Loc,
+    r: &Resolver,
+    at: &Node,
+) -> Result<Vec<String>, Problem> {
     let Some(node) = node else {
-        return Ok(vec![model::DEFAULT_SOURCE.to_owned()]);
+        // SAM and API Gateway both require it of a JWT authorizer.
+        return Err(loc.problem(at, "a JWT authorizer needs an identity source"));
     };
     let mut out = Vec::new();
     for s in r.strings(node, loc)? {

@@ -338,8 +338,12 @@ fn read_authorizer(
             if audience.is_empty() {
                 return Err(cloc.problem(config, "JwtConfiguration needs an audience"));
             }
-            let sources =
-                openapi::sources(node.get("IdentitySource"), &loc.key("IdentitySource"), r)?;
+            let sources = openapi::sources(
+                node.get("IdentitySource"),
+                &loc.key("IdentitySource"),
+                r,
+                node,
+            )?;
             let kind = SchemeKind::Authorizer(Authorizer::Jwt {
                 name: name.to_owned(),
                 issuer,
