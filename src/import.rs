@@ -463,7 +463,7 @@ fn template_api(src: &Source, wanted: Option<&str>) -> Result<Api, Problem> {
             }
         },
     };
-    let (id, kind, flavor, _) = chosen;
+    let (id, kind, flavor, place) = chosen;
     let node = src.root.get("Resources").and_then(|r| r.get(id));
     let loc = rloc.key(id);
     match (kind.as_str(), node) {

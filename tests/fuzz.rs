@@ -37,3 +37,8 @@ fn route_seeds_and_findings() {
 fn config_seeds_and_findings() {
     replay("config", tokengate::fuzz::config);
 }
+
+#[test]
+fn import_seeds_and_findings() {
+    replay("import", tokengate::fuzz::import);
+}

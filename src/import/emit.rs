@@ -29,7 +29,7 @@ pub fn config(api: &Api, command: &str) -> String {
         "# Each route says where it came from; check with `tokengate check-config`."
     );
     for w in &api.warnings {
-        let _ = writeln!(out, "# warning: {w}");
+        let _ = writeln!(out, "# warning: {}", comment(w));
     }
 
     let mut routes: Vec<_> = api.routes.iter().collect();
@@ -79,7 +79,7 @@ pub fn config(api: &Api, command: &str) -> String {
     if !emitted.is_empty() {
         out.push_str("authorizers:\n");
         for a in &emitted {
-            let _ = writeln!(out, "  # {}", a.comment);
+            let _ = writeln!(out, "  # {}", comment(&a.comment));
             let _ = writeln!(out, "  {}:", scalar(&a.name));
             for b in &a.body {
                 let _ = writeln!(out, "    {b}");
@@ -242,4 +242,17 @@ pub fn quoted(s: &str) -> String {
 fn list(items: &[String]) -> String {
     let inner: Vec<String> = items.iter().map(|s| scalar(s)).collect();
     format!("[{}]", inner.join(", "))
+}
+
+/// Text from the template as one comment line: control characters escaped.
+fn comment(s: &str) -> String {
+    s.chars()
+        .flat_map(|c| {
+            if c.is_control() {
+                c.escape_default().collect::<Vec<_>>()
+            } else {
+                vec![c]
+            }
+        })
+        .collect()
 }
