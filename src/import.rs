@@ -470,9 +470,9 @@ fn template_api(src: &Source, wanted: Option<&str>) -> Result<Api, Problem> {
         ("AWS::ApiGateway::RestApi", Some(n)) => rest::api(src, id, n, &loc),
         ("AWS::ApiGatewayV2::Api", Some(n)) => http::api(src, id, n, &loc),
         ("AWS::Serverless::Api" | "AWS::Serverless::HttpApi", Some(n)) => {
-            sam::api(src, id, *flavor, Some((n, loc)))
+            sam::api(src, id, *flavor, Some((n, loc)), place.clone())
         }
-        _ => sam::api(src, id, *flavor, None),
+        _ => sam::api(src, id, *flavor, None, place.clone()),
     }
 }
 

@@ -361,12 +361,9 @@ pub fn api(
     id: &str,
     flavor: Flavor,
     resource: Option<(&Node, Loc)>,
+    place: Place,
 ) -> Result<Api, Problem> {
     let r = &src.resolver;
-    let place = match &resource {
-        Some((n, l)) => l.place(n.line),
-        None => Place::new(&src.file, "", None),
-    };
     let what = match (&resource, flavor) {
         (Some(_), Flavor::Rest) => format!("AWS::Serverless::Api {id}"),
         (Some(_), Flavor::Http) => format!("AWS::Serverless::HttpApi {id}"),
