@@ -583,7 +583,7 @@ fn finish(api: &mut Api, opts: &Options) -> Result<(), Error> {
     }) {
         api.warnings.push(
             "API Gateway's REST Cognito authorizer accepts tokens of any app client of the pool: \
-             the authorizers below say any_app_client: true (add `audience` to narrow them)"
+             the authorizers below say any_app_client: true (replace it with `audience: [CLIENT_ID…]` to narrow them)"
                 .into(),
         );
     }

@@ -810,7 +810,7 @@ pub const FIXTURES: &[Fixture] = &[
         file: "refuse_openapi_lambda_iam.yaml",
         args: &[],
         outcome: Err(&[
-            "refuse_openapi_lambda_iam.yaml:26: paths[\"/reports/{id}\"].get.security[0].reports-lambda",
+            "refuse_openapi_lambda_iam.yaml:27: paths[\"/reports/{id}\"].get.security[0].reports-lambda",
             "Lambda authorizer reports-lambda (type request)",
             "IAM authorization (scheme sigv4, awsSigv4)",
             "--partial",
@@ -849,7 +849,7 @@ pub const FIXTURES: &[Fixture] = &[
         file: "refuse_sam_lambda_apikey.yaml",
         args: &[],
         outcome: Err(&[
-            "refuse_sam_lambda_apikey.yaml:10: Resources.GamesApi.Properties.Auth.ApiKeyRequired: GET /leaderboard: requires an API key",
+            "refuse_sam_lambda_apikey.yaml:11: Resources.GamesApi.Properties.Auth.ApiKeyRequired: GET /leaderboard: requires an API key",
             "GET /v1/scores: Lambda authorizer Legacy",
         ]),
         cases: &[],
@@ -892,7 +892,7 @@ pub const FIXTURES: &[Fixture] = &[
         file: "refuse_resource_policy.yaml",
         args: &["--partial"],
         outcome: Err(&[
-            "refuse_resource_policy.yaml:10: Resources.PrivateApi.Properties.Policy",
+            "refuse_resource_policy.yaml:11: Resources.PrivateApi.Properties.Policy",
             "resource policy",
             "--ignore-resource-policy",
         ]),
@@ -908,8 +908,8 @@ pub const FIXTURES: &[Fixture] = &[
         file: "refuse_mtls_iam.yaml",
         args: &[],
         outcome: Err(&[
-            "refuse_mtls_iam.yaml:16: Resources.Telemetry.Properties.AuthorizationType: POST /telemetry: IAM authorization (AWS_IAM)",
-            "refuse_mtls_iam.yaml:33: Resources.DevicesDomain.Properties.MutualTlsAuthentication: GET /firmware: the API's custom domain requires mutual TLS",
+            "refuse_mtls_iam.yaml:17: Resources.Telemetry.Properties.AuthorizationType: POST /telemetry: IAM authorization (AWS_IAM)",
+            "refuse_mtls_iam.yaml:31: Resources.DevicesDomain.Properties.MutualTlsAuthentication: GET /firmware: the API's custom domain requires mutual TLS",
         ]),
         cases: &[],
     },
@@ -1340,7 +1340,7 @@ fn cloudformation_rest_resources_become_route_keys() {
     );
     assert!(
         c.comment("ANY /admin/{proxy+}")
-            .contains("cfn_rest.yaml:127: Resources.AdminAny"),
+            .contains("cfn_rest.yaml:121: Resources.AdminAny"),
         "{}",
         c.text
     );
@@ -1449,7 +1449,7 @@ fn ignore_resource_policy_imports_without_it_and_says_so() {
     assert_eq!(c.route("GET /"), "public");
     assert!(
         c.text.contains(
-            "# warning: the resource policy at tests/fixtures/import/refuse_resource_policy.yaml:10"
+            "# warning: the resource policy at tests/fixtures/import/refuse_resource_policy.yaml:11"
         ),
         "{}",
         c.text

@@ -16,14 +16,23 @@ struct Emitted {
 /// The config text for `api`; `command` is how the import was run.
 pub fn config(api: &Api, command: &str) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "# tokengate config imported from {}", api.place.file);
+    let _ = writeln!(
+        out,
+        "# tokengate config imported from {}",
+        comment(&api.place.file)
+    );
     let line = api
         .place
         .line
         .map(|l| format!(", line {l}"))
         .unwrap_or_default();
-    let _ = writeln!(out, "# API: {} ({}{line})", api.what, api.flavor.as_str());
-    let _ = writeln!(out, "# by: {command}");
+    let _ = writeln!(
+        out,
+        "# API: {} ({}{line})",
+        comment(&api.what),
+        api.flavor.as_str()
+    );
+    let _ = writeln!(out, "# by: {}", comment(command));
     let _ = writeln!(
         out,
         "# Each route says where it came from; check with `tokengate check-config`."
@@ -39,14 +48,15 @@ pub fn config(api: &Api, command: &str) -> String {
     let mut names: HashMap<(Authorizer, Option<usize>, bool), String> = HashMap::new();
     let mut lines: Vec<String> = Vec::new();
     for route in &routes {
+        let line = route
+            .place
+            .line
+            .map(|l| format!(":{l}"))
+            .unwrap_or_default();
         let mut text = format!(
-            "  # {}{}\n",
-            route.from,
-            route
-                .place
-                .line
-                .map(|l| format!(" (line {l})"))
-                .unwrap_or_default()
+            "  # from {}{line}: {}\n",
+            comment(&route.place.file),
+            comment(&route.from)
         );
         let value = match &route.access {
             Access::Public => "{public: true}".to_owned(),
@@ -54,7 +64,8 @@ pub fn config(api: &Api, command: &str) -> String {
                 let _ = writeln!(
                     text,
                     "  # denied: not carried over: {} ({})",
-                    p.message, p.place
+                    comment(&p.message),
+                    comment(&p.place.to_string())
                 );
                 "{deny: true}".to_owned()
             }
@@ -220,14 +231,15 @@ fn sanitize(name: &str) -> String {
     if s.is_empty() { "authorizer".into() } else { s }
 }
 
-/// A YAML scalar, plain when that is unambiguous, else double-quoted (JSON's quoting is YAML's).
+/// A YAML scalar, plain when that is unambiguous (no `:`, so URLs and ARNs are quoted), else
+/// double-quoted (JSON's quoting is YAML's).
 pub fn scalar(s: &str) -> String {
     let plain = !s.is_empty()
         && s.chars()
             .next()
             .is_some_and(|c| c.is_ascii_alphabetic() || c == '/' || c == '_')
         && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./:".contains(c))
+            .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c))
         && !matches!(
             s.to_ascii_lowercase().as_str(),
             "true" | "false" | "null" | "yes" | "no" | "on" | "off" | "y" | "n"

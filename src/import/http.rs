@@ -145,12 +145,17 @@ fn route_access(src: &Source, props: &Node, loc: &Loc, key: &str) -> Result<Acce
         None => "NONE".into(),
     };
     let tloc = loc.key("AuthorizationType");
-    let refuse = |l: &Loc, why: String| {
-        Access::Refused(l.problem(props, format!("{key}: {why} cannot be carried over")))
+    let type_node = props.get("AuthorizationType").unwrap_or(props);
+    let refuse = |node: &Node, l: &Loc, why: String| {
+        Access::Refused(l.problem(node, format!("{key}: {why} cannot be carried over")))
     };
     match kind.as_str() {
         "NONE" => Ok(Access::Public),
-        "AWS_IAM" => Ok(refuse(&tloc, "IAM authorization (AWS_IAM)".into())),
+        "AWS_IAM" => Ok(refuse(
+            type_node,
+            &tloc,
+            "IAM authorization (AWS_IAM)".into(),
+        )),
         "JWT" | "CUSTOM" => {
             let aloc = loc.key("AuthorizerId");
             let Some(id_node) = props.get("AuthorizerId") else {
@@ -181,7 +186,7 @@ fn route_access(src: &Source, props: &Node, loc: &Loc, key: &str) -> Result<Acce
                     props,
                     format!("AuthorizationType CUSTOM names the JWT authorizer {aid}"),
                 )),
-                Err(why) => Ok(refuse(&aloc, why)),
+                Err(why) => Ok(refuse(id_node, &aloc, why)),
             }
         }
         other => Err(tloc.problem(props, format!("unknown AuthorizationType `{other}`"))),

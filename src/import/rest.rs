@@ -197,9 +197,14 @@ fn method_access(src: &Source, props: &Node, loc: &Loc, key: &str) -> Result<Acc
         None => "NONE".into(),
     };
     let tloc = loc.key("AuthorizationType");
+    let type_node = props.get("AuthorizationType").unwrap_or(props);
     match kind.as_str() {
         "NONE" => Ok(Access::Public),
-        "AWS_IAM" => Ok(refuse(props, &tloc, "IAM authorization (AWS_IAM)".into())),
+        "AWS_IAM" => Ok(refuse(
+            type_node,
+            &tloc,
+            "IAM authorization (AWS_IAM)".into(),
+        )),
         "COGNITO_USER_POOLS" | "CUSTOM" => {
             let aloc = loc.key("AuthorizerId");
             let Some(id_node) = props.get("AuthorizerId") else {

@@ -693,8 +693,7 @@ fn http_event(
     let r = &src.resolver;
     let (method, path) = event_method_path(src, ev)?;
     let from = format!(
-        "{} {} ({})",
-        src.file,
+        "{} ({})",
         ev.loc.parent(),
         if path == "$default" {
             path.clone()

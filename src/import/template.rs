@@ -387,3 +387,28 @@ mod tests {
         assert!(p.message.contains("nested deeper"), "{p}");
     }
 }
+
+#[cfg(test)]
+mod key_lines {
+    use super::*;
+
+    #[test]
+    fn keys_carry_their_own_line() {
+        let root = parse("t.yaml", "a:\n  b: 1\n  c:\n    - x: 1\n  d: 2\n").expect("parses");
+        let a = root.get("a").expect("a");
+        let lines: Vec<(String, usize)> = a
+            .entries()
+            .expect("map")
+            .iter()
+            .map(|e| (e.key.clone(), e.line))
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                ("b".to_owned(), 2),
+                ("c".to_owned(), 3),
+                ("d".to_owned(), 5)
+            ]
+        );
+    }
+}
