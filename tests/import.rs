@@ -941,24 +941,27 @@ fn run(fixture: &Fixture) -> Output {
     out
 }
 
+/// `NAME[.api.ID][.partial]….expected.yaml`: the flags that change the output, not the values.
 fn golden_name(fixture: &Fixture) -> String {
     let stem = fixture
         .file
         .rsplit_once('.')
         .map_or(fixture.file, |(s, _)| s);
     let mut name = stem.to_owned();
-    for a in fixture.args {
-        if let Some(flag) = a.strip_prefix("--")
-            && flag != "parameter"
-        {
-            name.push('.');
-            name.push_str(flag);
-        } else if !a.starts_with("--")
-            && fixture.args.iter().any(|x| *x == "--api")
-            && !a.contains('=')
-        {
-            name.push('.');
-            name.push_str(a);
+    let mut args = fixture.args.iter();
+    while let Some(a) = args.next() {
+        match *a {
+            "--parameter" => {
+                args.next();
+            }
+            "--api" => {
+                name.push_str(".api.");
+                name.push_str(args.next().copied().unwrap_or(""));
+            }
+            flag => {
+                name.push('.');
+                name.push_str(flag.trim_start_matches('-'));
+            }
         }
     }
     format!("{name}.expected.yaml")

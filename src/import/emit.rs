@@ -42,7 +42,7 @@ pub fn config(api: &Api, command: &str) -> String {
     }
 
     let mut routes: Vec<_> = api.routes.iter().collect();
-    routes.sort_by(|a, b| order(&a.key).cmp(&order(&b.key)));
+    routes.sort_by_key(|r| order(&r.key));
 
     let mut emitted: Vec<Emitted> = Vec::new();
     let mut names: HashMap<(Authorizer, Option<usize>, bool), String> = HashMap::new();

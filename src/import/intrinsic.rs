@@ -142,7 +142,7 @@ impl Resolver {
     }
 
     /// The logical id a `Ref` or `Fn::GetAtt` points at, for linking resources together.
-    pub fn target<'n>(node: &'n Node) -> Option<(&'n str, Option<&'n str>)> {
+    pub fn target(node: &Node) -> Option<(&str, Option<&str>)> {
         match node.intrinsic()? {
             ("Ref", arg) => Some((arg.scalar()?, None)),
             ("Fn::GetAtt", arg) => match (arg.scalar(), arg.items()) {
