@@ -5,6 +5,7 @@
 //! other resources use `Fn::GetAZs` or unknown ARNs imports without them. A value that cannot be
 //! known before deployment is an error naming the `--parameter` that supplies it.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
@@ -32,6 +33,11 @@ pub struct Resolver {
     given: Rc<HashMap<String, String>>,
     /// The template's, where `Conditions` are.
     file: String,
+    /// Conditions being evaluated (a loop through `Fn::If` is an error, not a stack overflow)
+    /// and those already known (each is evaluated once, however often it is used). Cells:
+    /// the resolver is shared by reference and used on one thread.
+    evaluating: RefCell<Vec<String>>,
+    known: RefCell<HashMap<String, bool>>,
 }
 
 impl Resolver {
@@ -56,6 +62,8 @@ impl Resolver {
             resources,
             given,
             file: file.to_owned(),
+            evaluating: RefCell::new(Vec::new()),
+            known: RefCell::new(HashMap::new()),
         }
     }
 
@@ -447,11 +455,24 @@ impl Resolver {
         if depth > MAX_DEPTH {
             return Err(loc.problem(at, "conditions refer to each other in a loop"));
         }
+        if let Some(known) = self.known.borrow().get(name) {
+            return Ok(*known);
+        }
         let Some(body) = self.conditions.as_ref().and_then(|c| c.get(name)) else {
             return Err(loc.problem(at, format!("no condition named `{name}` in Conditions")));
         };
+        if self.evaluating.borrow().iter().any(|n| n == name)
+            || self.evaluating.borrow().len() > MAX_DEPTH
+        {
+            return Err(loc.problem(at, format!("condition `{name}` depends on itself")));
+        }
+        self.evaluating.borrow_mut().push(name.to_owned());
         let cloc = Loc::new(&self.file, "Conditions").key(name);
-        self.truth(body, &cloc, depth + 1)
+        let result = self.truth(body, &cloc, depth + 1);
+        self.evaluating.borrow_mut().pop();
+        let value = result?;
+        self.known.borrow_mut().insert(name.to_owned(), value);
+        Ok(value)
     }
 
     fn truth(&self, node: &Node, loc: &Loc, depth: usize) -> Result<bool, Problem> {
@@ -576,6 +597,18 @@ Values:
             r.string(values.get("import").expect("import"), &loc),
             Ok(Some("arn:x".into()))
         );
+    }
+
+    #[test]
+    fn a_condition_that_depends_on_itself_is_an_error() {
+        let text = "Conditions:\n  A: !Equals [!If [A, x, y], x]\nValues:\n  v: !If [A, 1, 2]\n";
+        let root = template::parse("t.yaml", text).expect("parses");
+        let r = Resolver::new(&root, "t.yaml", Rc::new(HashMap::new()));
+        let v = root.get("Values").and_then(|v| v.get("v")).expect("v");
+        let p = r
+            .string(v, &Loc::new("t.yaml", "Values.v"))
+            .expect_err("a loop");
+        assert!(p.message.contains("depends on itself"), "{p}");
     }
 
     #[test]
