@@ -914,6 +914,24 @@ pub const FIXTURES: &[Fixture] = &[
         cases: &[],
     },
     Fixture {
+        file: "refuse_cfn_rest_lambda.yaml",
+        args: &[],
+        outcome: Err(&[
+            "refuse_cfn_rest_lambda.yaml:33: Resources.Accounts.Properties.AuthorizerId: GET /accounts: Lambda authorizer TokenAuthorizer (type TOKEN) cannot be carried over",
+            "refuse_cfn_rest_lambda.yaml:6: Resources.LegacyApi: not carried over, so not imported",
+        ]),
+        cases: &[],
+    },
+    Fixture {
+        file: "refuse_cfn_rest_lambda.yaml",
+        args: &["--partial"],
+        outcome: Ok(()),
+        cases: &[
+            case("GET", "/", Token::None, Allow),
+            case("GET", "/accounts", Token::None, Forbidden),
+        ],
+    },
+    Fixture {
         file: "refuse_validation_expression.yaml",
         args: &[],
         outcome: Err(&[
@@ -1545,4 +1563,57 @@ fn fixtures_are_accepted_by_their_validators() {
             );
         }
     }
+}
+
+/// SAM's `DefinitionUri` names a local file only before `sam package` rewrites it to S3, and
+/// cfn-lint (running SAM's transform) refuses such a template, so this one is written at test
+/// time beside a copy of a validated OpenAPI fixture instead of living in the corpus.
+#[test]
+fn definition_uri_is_read_from_beside_the_template_and_events_do_not_change_it() {
+    let dir = std::env::temp_dir().join(format!("tokengate-import-uri-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let doc = "sam_http_definition_uri.openapi.yaml";
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(DIR).join(doc),
+        dir.join(doc),
+    )
+    .expect("copy");
+    let template = format!(
+        "Transform: AWS::Serverless-2016-10-31\n\
+         Resources:\n  WeatherApi:\n    Type: AWS::Serverless::HttpApi\n    Properties:\n      DefinitionUri: {doc}\n\
+         \x20 WeatherFunction:\n    Type: AWS::Serverless::Function\n    Properties:\n      Runtime: python3.13\n      Handler: app.handler\n      CodeUri: src/\n      Events:\n        Forecast:\n          Type: HttpApi\n          Properties:\n            ApiId: !Ref WeatherApi\n            Path: /forecast/{{city}}\n            Method: GET\n            Auth:\n              Authorizer: NONE\n"
+    );
+    std::fs::write(dir.join("template.yaml"), template).expect("write");
+    let out = Command::new(bin())
+        .arg("import")
+        .arg(dir.join("template.yaml"))
+        .output()
+        .expect("run");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    std::fs::remove_dir_all(&dir).ok();
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let yaml = marked_yaml::parse_yaml(0, &text).expect("YAML");
+    let routes = yaml
+        .as_mapping()
+        .and_then(|m| m.get_mapping("routes"))
+        .expect("routes");
+    let keys: Vec<&str> = routes.keys().map(|k| k.as_str()).collect();
+    assert_eq!(keys, ["GET /forecast/{city}", "GET /stations"]);
+    // The event's `Authorizer: NONE` changes nothing: SAM edits no body it did not inline.
+    assert!(
+        text.contains(
+            "\"GET /forecast/{city}\": {authorizer: weather-jwt, scopes: [weather/read]}"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("\"GET /stations\": {public: true}"), "{text}");
+    assert!(stderr.contains("Events.Forecast: SAM ignores this event's Auth because the API is defined by DefinitionUri"), "{stderr}");
+    assert!(
+        text.contains(&format!(
+            "# from {}:7: paths[\"/forecast/{{city}}\"].get",
+            dir.join(doc).display()
+        )),
+        "{text}"
+    );
 }

@@ -411,6 +411,16 @@ pub fn api(
         })
         .collect();
     for ev in &mine {
+        if !managed && !inline {
+            // SAM edits no body it did not inline: with `DefinitionUri` the file is the API.
+            if ev.props.get("Auth").is_some() {
+                api.warnings.push(format!(
+                    "{}: SAM ignores this event's Auth because the API is defined by DefinitionUri",
+                    ev.loc.parent()
+                ));
+            }
+            continue;
+        }
         match flavor {
             Flavor::Rest => rest_event(
                 src,
