@@ -1,7 +1,8 @@
 //! `tokengate import`: a tokengate config from an AWS SAM or CloudFormation template, or an API
 //! Gateway OpenAPI/Swagger export, that makes the decisions API Gateway makes.
 //!
-//! [`template`] reads the file (YAML short tags or JSON long forms, with lines); [`intrinsic`]
+//! [`template`] reads the file (YAML short tags or JSON long forms, with lines), [`source`]
+//! the files beside it, [`place`] says where things are; [`intrinsic`]
 //! resolves values from parameters; [`sam`], [`rest`], [`http`] and [`openapi`] read each kind
 //! of source into the [`model`] of one API's authorization; [`emit`] writes it out. Nothing
 //! widens access: what cannot be carried over is an error with its place, or with `--partial`
@@ -12,12 +13,13 @@ mod http;
 mod intrinsic;
 mod model;
 mod openapi;
+mod place;
 mod rest;
 mod sam;
+mod source;
 mod template;
 
 use std::collections::HashMap;
-use std::fmt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::rc::Rc;
@@ -26,8 +28,9 @@ use intrinsic::Resolver;
 use model::{Access, Api, Flavor};
 use template::Node;
 
-/// Larger files are refused: no template or export comes near it.
-const MAX_FILE: u64 = 8 << 20;
+pub(crate) use place::Loc;
+pub use place::{Error, Place, Problem};
+pub(crate) use source::{Source, domain_mtls};
 
 /// What `tokengate import` was asked.
 #[derive(Clone, Debug, Default)]
@@ -84,230 +87,9 @@ pub struct Imported {
     pub warnings: Vec<String>,
 }
 
-/// A place in a file: its path in the YAML/JSON document and its line.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Place {
-    pub file: String,
-    /// `Resources.MyApi.Properties.Auth`, `paths["/pets"].get`; empty for the whole file.
-    pub path: String,
-    pub line: Option<usize>,
-}
-
-impl Place {
-    pub fn new(file: &str, path: &str, line: Option<usize>) -> Place {
-        Place {
-            file: file.to_owned(),
-            path: path.to_owned(),
-            line,
-        }
-    }
-}
-
-impl fmt::Display for Place {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.file)?;
-        if let Some(l) = self.line {
-            write!(f, ":{l}")?;
-        }
-        if !self.path.is_empty() {
-            write!(f, ": {}", self.path)?;
-        }
-        Ok(())
-    }
-}
-
-/// One thing that stops an import, at its place.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Problem {
-    pub place: Place,
-    pub message: String,
-}
-
-impl fmt::Display for Problem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.place, self.message)
-    }
-}
-
-/// Why an import failed.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error("cannot read {file}: {source}")]
-    Read {
-        file: String,
-        source: std::io::Error,
-    },
-    #[error("{}", Problems(.0))]
-    Invalid(Vec<Problem>),
-}
-
-struct Problems<'a>(&'a [Problem]);
-
-impl fmt::Display for Problems<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, p) in self.0.iter().enumerate() {
-            if i > 0 {
-                writeln!(f)?;
-            }
-            write!(f, "{p}")?;
-        }
-        Ok(())
-    }
-}
-
-impl From<Problem> for Error {
-    fn from(p: Problem) -> Self {
-        Error::Invalid(vec![p])
-    }
-}
-
-/// Where a node is: its file and its YAML/JSON path.
-#[derive(Clone, Debug)]
-pub(crate) struct Loc {
-    pub file: Rc<str>,
-    pub path: String,
-    parent: usize,
-}
-
-impl Loc {
-    pub fn new(file: &str, path: &str) -> Loc {
-        Loc {
-            file: file.into(),
-            path: path.to_owned(),
-            parent: 0,
-        }
-    }
-
-    /// `a.b`, or `a["/pets"]` when the key is not a plain name.
-    pub fn key(&self, key: &str) -> Loc {
-        let plain = !key.is_empty()
-            && key
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | ':' | '$'));
-        let path = match (self.path.is_empty(), plain) {
-            (true, true) => key.to_owned(),
-            (false, true) => format!("{}.{key}", self.path),
-            (_, false) => format!("{}[{key:?}]", self.path),
-        };
-        Loc {
-            file: self.file.clone(),
-            path,
-            parent: self.path.len(),
-        }
-    }
-
-    pub fn index(&self, i: usize) -> Loc {
-        Loc {
-            file: self.file.clone(),
-            path: format!("{}[{i}]", self.path),
-            parent: self.path.len(),
-        }
-    }
-
-    /// The path one step up.
-    pub fn parent(&self) -> &str {
-        &self.path[..self.parent.min(self.path.len())]
-    }
-
-    pub fn parent_place(&self, line: usize) -> Place {
-        Place::new(&self.file, self.parent(), Some(line))
-    }
-
-    pub fn place(&self, line: usize) -> Place {
-        Place::new(&self.file, &self.path, Some(line))
-    }
-
-    pub fn problem(&self, node: &Node, message: impl Into<String>) -> Problem {
-        Problem {
-            place: self.place(node.line),
-            message: message.into(),
-        }
-    }
-}
-
-/// A template (or an export) with what resolves its values.
-pub(crate) struct Source {
-    pub file: String,
-    dir: PathBuf,
-    pub root: Node,
-    pub resolver: Resolver,
-}
-
-/// A document read from beside the template.
-pub(crate) struct Included {
-    pub file: String,
-    pub root: Node,
-}
-
-impl Source {
-    /// `Fn::Transform: {Name: AWS::Include, Parameters: {Location: FILE}}`: the file beside the
-    /// template; `None` for an inline document.
-    pub fn include(&self, node: &Node, loc: &Loc) -> Result<Option<Included>, Problem> {
-        match node.intrinsic() {
-            None if node.entries().is_some() => Ok(None),
-            Some(("Fn::Transform", arg)) => {
-                let tloc = loc.key("Fn::Transform");
-                let name = arg.get("Name").and_then(Node::scalar);
-                if name != Some("AWS::Include") {
-                    return Err(tloc.problem(arg, "only the AWS::Include transform can be read"));
-                }
-                let ploc = tloc.key("Parameters").key("Location");
-                let Some(location) = arg.get("Parameters").and_then(|p| p.get("Location")) else {
-                    return Err(tloc.problem(arg, "AWS::Include needs Parameters.Location"));
-                };
-                let text = self.resolver.string(location, &ploc)?.unwrap_or_default();
-                self.read_beside(&text, location, &ploc).map(Some)
-            }
-            _ => Err(loc.problem(
-                node,
-                "expected an OpenAPI document or Fn::Transform AWS::Include",
-            )),
-        }
-    }
-
-    /// SAM's `DefinitionUri`: a local file beside the template.
-    pub fn uri(&self, node: &Node, loc: &Loc) -> Result<Included, Problem> {
-        match node.scalar() {
-            Some(text) => self.read_beside(text, node, loc),
-            None => Err(loc.problem(
-                node,
-                "DefinitionUri names an S3 object, which an import cannot read: save it beside \
-                 the template and name it as a relative path",
-            )),
-        }
-    }
-
-    fn read_beside(&self, text: &str, node: &Node, loc: &Loc) -> Result<Included, Problem> {
-        let rel = Path::new(text);
-        if text.contains("://") || rel.is_absolute() || text.is_empty() {
-            return Err(loc.problem(
-                node,
-                format!("`{text}` is not a path beside the template: download it there and name it relatively"),
-            ));
-        }
-        let path = self.dir.join(rel);
-        let file = path.display().to_string();
-        let content =
-            read(&path).map_err(|e| loc.problem(node, format!("cannot read {file}: {e}")))?;
-        let root = template::parse(&file, &content)?;
-        Ok(Included { file, root })
-    }
-}
-
-fn read(path: &Path) -> std::io::Result<String> {
-    let meta = std::fs::metadata(path)?;
-    if meta.len() > MAX_FILE {
-        return Err(std::io::Error::other(format!(
-            "larger than {} MiB",
-            MAX_FILE >> 20
-        )));
-    }
-    std::fs::read_to_string(path)
-}
-
 /// Imports the file `opts` names.
 pub fn import(opts: &Options) -> Result<Imported, Error> {
-    let text = read(&opts.file).map_err(|source| Error::Read {
+    let text = source::read(&opts.file).map_err(|source| Error::Read {
         file: opts.file.display().to_string(),
         source,
     })?;
@@ -474,55 +256,6 @@ fn template_api(src: &Source, wanted: Option<&str>) -> Result<Api, Problem> {
         }
         _ => sam::api(src, id, *flavor, None, place.clone()),
     }
-}
-
-/// Mutual TLS on a custom domain mapped to the API `id` (`BasePathMapping`, `ApiMapping`).
-pub(crate) fn domain_mtls(src: &Source, id: &str) -> Result<Option<Place>, Problem> {
-    let Some(resources) = src.root.get("Resources").and_then(Node::entries) else {
-        return Ok(None);
-    };
-    for res in resources {
-        let kind = res.value.get("Type").and_then(Node::scalar).unwrap_or("");
-        let api_key = match kind {
-            "AWS::ApiGateway::BasePathMapping" | "AWS::ApiGateway::BasePathMappingV2" => {
-                "RestApiId"
-            }
-            "AWS::ApiGatewayV2::ApiMapping" => "ApiId",
-            _ => continue,
-        };
-        let props = res.value.get("Properties");
-        let target = props
-            .and_then(|p| p.get(api_key))
-            .and_then(Resolver::target);
-        if target.is_none_or(|(t, _)| t != id) {
-            continue;
-        }
-        let domain_key = if kind.ends_with("V2") {
-            "DomainNameArn"
-        } else {
-            "DomainName"
-        };
-        let Some((domain, _)) = props
-            .and_then(|p| p.get(domain_key))
-            .and_then(Resolver::target)
-        else {
-            continue;
-        };
-        let dloc = Loc::new(&src.file, "Resources")
-            .key(domain)
-            .key("Properties");
-        let mtls = src
-            .root
-            .get("Resources")
-            .and_then(|r| r.get(domain))
-            .and_then(|d| d.get("Properties"))
-            .and_then(|p| p.entry("MutualTlsAuthentication"))
-            .filter(|m| !m.value.is_null());
-        if let Some(m) = mtls {
-            return Ok(Some(dloc.key("MutualTlsAuthentication").place(m.line)));
-        }
-    }
-    Ok(None)
 }
 
 /// What applies to the whole API, then what `--partial` decides.
