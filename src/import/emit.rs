@@ -169,6 +169,10 @@ fn refer(
             let access = !scopes.is_empty();
             let token_use = if access { "access" } else { "id" };
             for (i, pool) in pools.iter().enumerate() {
+                // A pool named twice is one authorizer (two with one issuer would not load).
+                if pools[..i].contains(pool) {
+                    continue;
+                }
                 let key = (a.clone(), Some(i), access);
                 let n = names.entry(key).or_insert_with(|| {
                     let base = if pools.len() == 1 {
