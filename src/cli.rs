@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
 use crate::config::{self, Config};
 use crate::log::LogFormat;
@@ -54,6 +54,46 @@ pub enum Command {
         /// The token, with or without `Bearer `.
         token: String,
     },
+    /// Write a tokengate config from an AWS SAM/CloudFormation template or an OpenAPI export.
+    Import(ImportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The template (YAML or JSON) or the API Gateway OpenAPI/Swagger export.
+    pub file: PathBuf,
+    /// The logical id of the API to import, when the template has several.
+    #[arg(long, value_name = "ID")]
+    pub api: Option<String>,
+    /// A template parameter, `Resource.Attribute`, `AWS::Region`/`AWS::AccountId` or an
+    /// export's name, with its value.
+    #[arg(long = "parameter", value_name = "NAME=VALUE", value_parser = parameter)]
+    pub parameters: Vec<(String, String)>,
+    /// Print the config even when some routes cannot be carried over: they become deny routes.
+    #[arg(long)]
+    pub partial: bool,
+    /// Import an API that has a resource policy, without it.
+    #[arg(long)]
+    pub ignore_resource_policy: bool,
+}
+
+impl ImportArgs {
+    pub fn options(self) -> crate::import::Options {
+        crate::import::Options {
+            file: self.file,
+            api: self.api,
+            parameters: self.parameters,
+            partial: self.partial,
+            ignore_resource_policy: self.ignore_resource_policy,
+        }
+    }
+}
+
+fn parameter(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
+        _ => Err(format!("`{s}` is not NAME=VALUE")),
+    }
 }
 
 /// `verify`'s exit code for a usage or config error (0 is allowed, 1 denied).
@@ -71,6 +111,7 @@ impl Cli {
                 token,
             } => verify(config.as_deref(), dev, &route, &token),
             Command::Serve { config, dev } => serve(config.as_deref(), dev),
+            Command::Import(args) => crate::import::run(&args.options()),
         }
     }
 }

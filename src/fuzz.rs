@@ -3,12 +3,14 @@
 //!
 //! Each function takes the fuzzer's bytes, must never panic, and asserts what must hold whatever
 //! the input: nothing the fuzzer writes verifies, a route selected for a request matches it, and
-//! every config error points into the file.
+//! every config error points into the file, every import error too, and every imported config
+//! is YAML.
 
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock};
 
 use crate::config::{self, Audience, Config};
+use crate::import;
 use crate::jwks::Key;
 use crate::jwt::claims::{self, Rules};
 use crate::jwt::extract::{self, IdentitySource};
@@ -176,5 +178,56 @@ pub fn config(data: &[u8]) {
             }
         }
         Err(config::Error::Read { .. }) => {}
+    }
+}
+
+/// The importer on arbitrary text: the template reader, intrinsic resolution and every reader,
+/// with and without `--partial`. Included files point into a directory that does not exist.
+pub fn import(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let parameters = [
+        ("AWS::Region", "eu-west-3"),
+        ("AWS::AccountId", "111122223333"),
+        (
+            "PoolArn",
+            "arn:aws:cognito-idp:eu-west-3:111122223333:userpool/eu-west-3_Fuzz00001",
+        ),
+        (
+            "UserPool.Arn",
+            "arn:aws:cognito-idp:eu-west-3:111122223333:userpool/eu-west-3_Fuzz00002",
+        ),
+        ("UserPoolId", "eu-west-3_Fuzz00001"),
+        ("ClientId", "fuzzclient"),
+    ];
+    for partial in [false, true] {
+        let opts = import::Options {
+            file: "/nonexistent-tokengate-fuzz/template.yaml".into(),
+            api: None,
+            parameters: parameters
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+            partial,
+            ignore_resource_policy: partial,
+        };
+        match import::import_text(&opts, text) {
+            Ok(imported) => {
+                if let Err(e) = marked_yaml::parse_yaml(0, &imported.config) {
+                    panic!("an imported config is not YAML: {e}\n{}", imported.config);
+                }
+            }
+            Err(import::Error::Invalid(problems)) => {
+                assert!(!problems.is_empty(), "a failed import names no problem");
+                for p in &problems {
+                    assert!(
+                        p.place.line.is_some(),
+                        "an import problem without a line: {p}"
+                    );
+                }
+            }
+            Err(import::Error::Read { .. }) => {}
+        }
     }
 }

@@ -11,7 +11,8 @@
 //! - [`server`] starts the gRPC, HTTP-authorizer and admin listeners; each front end turns its
 //!   request into a [`request::Request`] and the decision back into its own response, through
 //!   one pipeline ([`server::check`]).
-//! - [`cli`] runs the commands: [`explain`] (`verify`), [`dev`] (`serve --dev`).
+//! - [`cli`] runs the commands: [`explain`] (`verify`), [`dev`] (`serve --dev`), [`import`]
+//!   (a config from an AWS SAM/CloudFormation template or an API Gateway OpenAPI export).
 //! - [`metrics`], [`signal`] and [`clock`] support them; [`fuzz`] holds what the cargo-fuzz
 //!   targets run.
 
@@ -24,6 +25,7 @@ pub mod dev;
 pub mod explain;
 pub mod fuzz;
 pub mod gate;
+pub mod import;
 pub mod jwks;
 pub mod jwt;
 pub mod limits;

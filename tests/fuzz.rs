@@ -42,3 +42,8 @@ fn config_seeds_and_findings() {
 fn request_seeds_and_findings() {
     replay("request", tokengate::fuzz::request);
 }
+
+#[test]
+fn import_seeds_and_findings() {
+    replay("import", tokengate::fuzz::import);
+}
