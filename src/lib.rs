@@ -8,7 +8,8 @@
 //!   rules, [`token_cache`] remembers verified tokens, [`jwt`] parses and checks tokens,
 //!   [`jwks`] keeps each issuer's keys. The verdict is a [`decision::Decision`].
 //! - [`server`] runs the gRPC, HTTP-authorizer and admin listeners, each turning its request
-//!   into a [`gate::Request`] and the decision back into its own response.
+//!   into a [`gate::Request`] and the decision back into its own response. [`wire`] reads a
+//!   `CheckRequest` and writes a `CheckResponse` at the byte level, for the gRPC hot path.
 //! - [`metrics`], [`signal`], [`clock`] and [`dev`] (the `serve --dev` issuer) support them;
 //!   [`fuzz`] holds what the cargo-fuzz targets run.
 
@@ -30,3 +31,4 @@ pub mod server;
 pub mod signal;
 pub mod state;
 pub mod token_cache;
+pub mod wire;

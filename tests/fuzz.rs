@@ -37,3 +37,8 @@ fn route_seeds_and_findings() {
 fn config_seeds_and_findings() {
     replay("config", tokengate::fuzz::config);
 }
+
+#[test]
+fn check_request_seeds_and_findings() {
+    replay("check_request", tokengate::fuzz::check_request);
+}
