@@ -1,9 +1,12 @@
 //! ext_authz's gRPC messages at the byte level, for the hot path: a `CheckRequest` read in place
-//! ([`request`]).
+//! ([`request`]), and a `CheckResponse` written from pre-encoded parts ([`response`]).
 //!
 //! Field numbers are wire facts, taken from `proto/`. Everything here agrees with what prost
-//! makes of the same bytes (`tests/wire_request.rs`, the `check_request` fuzz target).
+//! makes of the same bytes (`tests/wire_request.rs`, `tests/wire_response.rs`, the
+//! `check_request` fuzz target).
 
 pub mod request;
+pub mod response;
 
 pub use request::{Check, Header};
+pub use response::Allow;
