@@ -1,16 +1,28 @@
 //! The byte-level `CheckResponse` writer (`tokengate::wire::response`) against the prost-built
-//! response of `server::grpc::response`.
+//! response of `server::grpc::response`, and the raw `Check` service (`tokengate::wire::Server`)
+//! answering real tonic clients with the very bytes the prost-based server sends.
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
+use std::collections::HashMap;
 use std::sync::Arc;
 
+use common::*;
 use prost::Message;
+use prost::bytes::Bytes;
 use serde_json::json;
 use tokengate::decision::{Claims, Decision, NO_AUTHORIZER, Reason};
-use tokengate::pb::auth::CheckResponse;
+use tokengate::jwt::Alg;
+use tokengate::pb::auth::{CheckRequest, CheckResponse};
 use tokengate::server::grpc::response;
-use tokengate::wire::{self, Allow};
+use tokengate::state::State;
+use tokengate::wire::{self, Allow, Check, RawCodec};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tonic::transport::Channel;
+use tonic::{Request, Response, Status};
 
 fn assert_same(d: &Decision) {
     let ours = wire::response::encode(d);
@@ -136,4 +148,136 @@ fn one_allow_serves_every_request_of_its_verdict() {
         };
         assert_eq!(&bytes[..], &response(&d).encode_to_vec()[..]);
     }
+}
+
+/// The gate behind the raw service: the in-place reader in, the byte writer out.
+struct Gate(Arc<State>);
+
+impl wire::Handler for Gate {
+    async fn check(&self, request: Request<Bytes>) -> Result<Response<Bytes>, Status> {
+        let bytes = request.into_inner();
+        let check = Check::decode(&bytes).map_err(|e| Status::invalid_argument(e.to_string()))?;
+        let context: HashMap<String, String> = check
+            .context_entries()
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let input = tokengate::gate::Request {
+            method: check.method,
+            path: check.path,
+            headers: &check,
+            context: Some(&context),
+        };
+        let decision = tokengate::gate::check(&self.0, &input, tokengate::clock::now()).await;
+        Ok(Response::new(wire::response::encode(&decision)))
+    }
+}
+
+async fn raw_check(channel: &Channel, path: &'static str, body: Vec<u8>) -> Result<Bytes, Status> {
+    let mut grpc = tonic::client::Grpc::new(channel.clone());
+    grpc.ready().await.unwrap();
+    let path = http::uri::PathAndQuery::from_static(path);
+    let response = grpc
+        .unary(Request::new(Bytes::from(body)), path, RawCodec)
+        .await?;
+    Ok(response.into_inner())
+}
+
+#[tokio::test]
+async fn the_raw_service_answers_tonic_clients_with_the_prost_servers_bytes() {
+    let rs = signer(Alg::RS256, "k1");
+    let jwks = JwksServer::start(&[&rs]).await;
+    let yaml = format!(
+        r#"
+authorizers:
+  main:
+    issuer: "{}"
+    audience: [api]
+    claims_to_headers: {{sub: x-user-id, scope: x-user-scopes}}
+    strip_token: true
+  query:
+    issuer: "{}"
+    audience: [api]
+    identity_source: ["$request.querystring.token"]
+    strip_token: true
+routes:
+  "GET /admin/{{proxy+}}": {{authorizer: main, scopes: [admin]}}
+  "GET /health": {{public: true}}
+  "ANY /api/{{proxy+}}": {{authorizer: main}}
+  "GET /q": {{authorizer: query}}
+"#,
+        jwks.url, jwks.url
+    );
+    let tg = Tokengate::start(&yaml).await.ready().await;
+    let mut prost_client = tg.client().await;
+
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let server = tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_service(wire::Server::new(Gate(tg.state.clone())))
+            .serve_with_incoming_shutdown(
+                tonic::transport::server::TcpIncoming::from(listener),
+                async {
+                    let _ = stopped.await;
+                },
+            ),
+    );
+    let channel = Channel::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut raw_client =
+        tokengate::pb::auth::authorization_client::AuthorizationClient::new(channel.clone());
+
+    let mut c = common::claims(&jwks.url, "api");
+    c["scope"] = json!("read write");
+    let token = rs.sign(&c);
+    let auth = bearer(&token);
+    let requests: Vec<CheckRequest> = vec![
+        check_request(
+            "GET",
+            "/api/x?y=1",
+            &[("authorization", &auth), ("x-user-id", "forged")],
+        ),
+        check_request("GET", "/api/x", &[]),
+        check_request("GET", "/api/x", &[("authorization", "Bearer x.y.z")]),
+        check_request("GET", "/admin/users", &[("authorization", &auth)]),
+        check_request("GET", "/health", &[("x_user_id", "forged")]),
+        check_request("GET", "/nowhere", &[("authorization", &auth)]),
+        check_request_with(
+            "GET",
+            "/nowhere",
+            &[("authorization", &auth)],
+            &[("authorizer", "main")],
+        ),
+        check_request("GET", &format!("/q?token={token}&a=1"), &[]),
+    ];
+    for req in requests {
+        let expected = prost_client.check(req.clone()).await.unwrap().into_inner();
+        let bytes = raw_check(&channel, wire::codec::CHECK_PATH, req.encode_to_vec())
+            .await
+            .unwrap();
+        assert_eq!(&bytes[..], &expected.encode_to_vec()[..], "{req:?}");
+        let decoded = raw_client.check(req).await.unwrap().into_inner();
+        assert_eq!(decoded, expected);
+    }
+    let broken = raw_check(&channel, wire::codec::CHECK_PATH, vec![0x0a, 0x05])
+        .await
+        .unwrap_err();
+    assert_eq!(broken.code(), tonic::Code::InvalidArgument);
+    let other = raw_check(
+        &channel,
+        "/envoy.service.auth.v3.Authorization/Other",
+        Vec::new(),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(other.code(), tonic::Code::Unimplemented);
+
+    stop.send(()).unwrap();
+    server.await.unwrap().unwrap();
+    tg.shutdown().await;
 }
