@@ -61,7 +61,9 @@ pub struct Allow {
     /// `OkHttpResponse.headers` elements, one per claim header, in order.
     headers: Box<[u8]>,
     /// `Struct.fields` entries; `None` without claims (a public route): no `dynamic_metadata`.
+    /// The claims' own encoded `Struct` is its tail, `claims_len` bytes long.
     metadata: Option<Box<[u8]>>,
+    claims_len: usize,
 }
 
 impl Allow {
@@ -92,7 +94,15 @@ impl Allow {
         Allow {
             headers: headers.into_boxed_slice(),
             metadata,
+            claims_len: claims.map_or(0, <[u8]>::len),
         }
+    }
+
+    /// The claims' encoded `Struct`, as given to [`Allow::new`]: a cache entry that keeps its
+    /// `Allow` need not keep the claims a second time.
+    pub fn claims(&self) -> Option<&[u8]> {
+        let metadata = self.metadata.as_deref()?;
+        metadata.get(metadata.len().checked_sub(self.claims_len)?..)
     }
 
     /// The size of the response [`Allow::write`] writes. `route` is sent only with claims.
@@ -350,6 +360,15 @@ mod tests {
     fn a_bare_allow_is_an_empty_status_and_an_empty_ok_response() {
         let bytes = Allow::default().to_bytes::<&str>(&[], &[], Some("GET /"));
         assert_eq!(&bytes[..], &[0x0a, 0x00, 0x1a, 0x00]);
+    }
+
+    #[test]
+    fn the_claims_are_kept_once_and_given_back() {
+        let claims = [0x0a, 0x03, 0x0a, 0x01, b'a'];
+        let allow = Allow::new("main", [("x-user-id", "u")], Some(&claims));
+        assert_eq!(allow.claims(), Some(&claims[..]));
+        assert_eq!(Allow::new("main", [], None).claims(), None);
+        assert_eq!(Allow::new("", [], Some(&[])).claims(), Some(&[][..]));
     }
 
     #[test]
