@@ -219,6 +219,11 @@ impl Claims {
         Claims(prost::Message::encode_to_vec(&prost_types::Struct { fields }).into_boxed_slice())
     }
 
+    /// The encoded `Struct`, as `dynamic_metadata` carries it under `claims`.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
     /// The claims as a `Struct`; `None` only if the bytes were not made by [`Claims::new`].
     pub fn to_struct(&self) -> Option<prost_types::Struct> {
         prost::Message::decode(&*self.0).ok()

@@ -231,3 +231,112 @@ pub fn import(data: &[u8]) {
         }
     }
 }
+
+/// A serialized `CheckRequest`: the in-place reader never panics, and whenever prost can decode
+/// the bytes, the reader reads them too and agrees with prost on every field it reads, and
+/// gives each header the value the prost-based transport gave it.
+pub fn check_request(data: &[u8]) {
+    use crate::wire::Check;
+    let ours = Check::decode(data);
+    if let Ok(c) = &ours {
+        for h in c.headers() {
+            let _ = (c.header(h.name), h.text());
+        }
+    }
+    let Ok(theirs) = <crate::pb::auth::CheckRequest as prost::Message>::decode(data) else {
+        return;
+    };
+    let ours = match ours {
+        Ok(c) => c,
+        // prost's own leniency, not a disagreement on a well-formed request.
+        Err(e) if e.is_map_wire_type() => return,
+        Err(e) => panic!("prost reads what the wire reader refuses: {e}"),
+    };
+    agree(&ours, &theirs);
+}
+
+fn agree(ours: &crate::wire::Check<'_>, theirs: &crate::pb::auth::CheckRequest) {
+    let attributes = theirs.attributes.clone().unwrap_or_default();
+    let http = attributes.request.as_ref().and_then(|r| r.http.as_ref());
+    assert_eq!(ours.method, http.map_or("", |h| h.method.as_str()));
+    assert_eq!(ours.path, http.map_or("", |h| h.path.as_str()));
+    let client = attributes
+        .source
+        .as_ref()
+        .and_then(|p| p.address.as_ref())
+        .and_then(|a| a.address.as_ref())
+        .and_then(|a| match a {
+            crate::pb::core::address::Address::SocketAddress(s) => Some(s.address.as_str()),
+            _ => None,
+        });
+    assert_eq!(ours.client, client);
+    let context: HashMap<String, String> = ours
+        .context_entries()
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    assert_eq!(context, attributes.context_extensions);
+    for (k, v) in &attributes.context_extensions {
+        assert_eq!(ours.context(k), Some(v.as_str()));
+    }
+    let Some(http) = http else {
+        assert!(ours.headers().is_empty());
+        return;
+    };
+    // What the prost-based transport handed the gate: the map, or `header_map` lower-cased.
+    let expected: HashMap<String, String> = match &http.header_map {
+        Some(map) if http.headers.is_empty() => {
+            let sent: Vec<(&[u8], &[u8])> = map
+                .headers
+                .iter()
+                .map(|h| {
+                    let value = if h.raw_value.is_empty() {
+                        h.value.as_bytes()
+                    } else {
+                        &h.raw_value
+                    };
+                    (h.key.as_bytes(), value)
+                })
+                .collect();
+            let read: Vec<(&[u8], &[u8])> = ours
+                .headers()
+                .iter()
+                .map(|h| (h.name.as_bytes(), h.value))
+                .collect();
+            assert_eq!(read, sent, "header_map entries, in order");
+            map.headers
+                .iter()
+                .map(|h| {
+                    let value = String::from_utf8(if h.raw_value.is_empty() {
+                        h.value.clone().into_bytes()
+                    } else {
+                        h.raw_value.clone()
+                    })
+                    .unwrap_or_else(|_| crate::request::NOT_UTF8.to_owned());
+                    (h.key.to_ascii_lowercase(), value)
+                })
+                .collect()
+        }
+        _ => {
+            let read: HashMap<&str, &[u8]> =
+                ours.headers().iter().map(|h| (h.name, h.value)).collect();
+            let sent: HashMap<&str, &[u8]> = http
+                .headers
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_bytes()))
+                .collect();
+            assert_eq!(read, sent, "headers map, last entry per key");
+            http.headers.clone()
+        }
+    };
+    for (name, value) in &expected {
+        assert_eq!(ours.header(name), Some(value.as_str()), "header {name}");
+    }
+    for name in ["authorization", "cookie", "x-absent"] {
+        assert_eq!(
+            ours.header(name),
+            expected.get(name).map(String::as_str),
+            "header {name}"
+        );
+    }
+}

@@ -10,7 +10,8 @@
 //!   is a [`decision::Decision`]; each step is reported to a [`trace::Trace`].
 //! - [`server`] starts the gRPC, HTTP-authorizer and admin listeners; each front end turns its
 //!   request into a [`request::Request`] and the decision back into its own response, through
-//!   one pipeline ([`server::check`]).
+//!   one pipeline ([`server::check`]). [`wire`] reads a `CheckRequest` and writes a
+//!   `CheckResponse` at the byte level, for the gRPC hot path.
 //! - [`cli`] runs the commands: [`explain`] (`verify`), [`dev`] (`serve --dev`), [`import`]
 //!   (a config from an AWS SAM/CloudFormation template or an API Gateway OpenAPI export).
 //! - [`metrics`], [`signal`] and [`clock`] support them; [`fuzz`] holds what the cargo-fuzz
@@ -42,3 +43,4 @@ pub mod state;
 pub mod testkit;
 pub mod token_cache;
 pub mod trace;
+pub mod wire;

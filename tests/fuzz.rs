@@ -47,3 +47,8 @@ fn request_seeds_and_findings() {
 fn import_seeds_and_findings() {
     replay("import", tokengate::fuzz::import);
 }
+
+#[test]
+fn check_request_seeds_and_findings() {
+    replay("check_request", tokengate::fuzz::check_request);
+}
