@@ -82,6 +82,25 @@ pub struct Config {
     /// What one client may hold of a listener (applied at start; a reload keeps the running
     /// listeners' limits).
     pub limits: Limits,
+    /// Browsers: preflights and readable denials; `None` changes nothing.
+    pub cors: Option<Cors>,
+}
+
+/// The `cors` block.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Cors {
+    /// Exact origins (`https://app.example.com`), or `*` alone (never with credentials).
+    pub allow_origins: Vec<String>,
+    pub allow_credentials: bool,
+    /// Response headers a script may read on a denial. Defaults to `[www-authenticate]`.
+    pub expose_headers: Vec<String>,
+}
+
+impl Cors {
+    /// `allow_origins: ["*"]`.
+    pub fn any_origin(&self) -> bool {
+        self.allow_origins.iter().any(|o| o == "*")
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

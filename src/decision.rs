@@ -16,6 +16,8 @@ pub enum Reason {
     Verified,
     /// The route is public: no token is looked at.
     Public,
+    /// A CORS preflight, with `cors` configured: no token is looked at.
+    Preflight,
     /// No identity source held a token.
     MissingToken,
     /// Not a well-formed compact JWS, or a claim of the wrong type or missing where required.
@@ -50,10 +52,11 @@ pub enum Reason {
 
 impl Reason {
     /// Every reason, for tests and for pre-registering metric series.
-    pub const ALL: [Reason; 18] = [
+    pub const ALL: [Reason; 19] = [
         Reason::BadRequest,
         Reason::Verified,
         Reason::Public,
+        Reason::Preflight,
         Reason::MissingToken,
         Reason::Malformed,
         Reason::AlgNotAllowed,
@@ -77,6 +80,7 @@ impl Reason {
             Reason::BadRequest => "bad_request",
             Reason::Verified => "verified",
             Reason::Public => "public",
+            Reason::Preflight => "preflight",
             Reason::MissingToken => "missing_token",
             Reason::Malformed => "malformed",
             Reason::AlgNotAllowed => "alg_not_allowed",
@@ -96,14 +100,14 @@ impl Reason {
     }
 
     pub fn is_allow(self) -> bool {
-        matches!(self, Reason::Verified | Reason::Public)
+        matches!(self, Reason::Verified | Reason::Public | Reason::Preflight)
     }
 
     /// The one place a reason becomes a status code, body and challenge.
     pub fn wire(self) -> Wire {
         use Challenge::*;
         let (http_status, grpc_code, body, challenge) = match self {
-            Reason::Verified | Reason::Public => (200, GRPC_OK, "", None),
+            Reason::Verified | Reason::Public | Reason::Preflight => (200, GRPC_OK, "", None),
             Reason::BadRequest => (400, GRPC_INVALID_ARGUMENT, BAD_REQUEST, None),
             Reason::MissingToken => (401, GRPC_UNAUTHENTICATED, UNAUTHORIZED, Bearer),
             Reason::Malformed
@@ -202,6 +206,8 @@ pub struct Decision {
     pub remove_query: Vec<Arc<str>>,
     /// The verified claims, on allow through an authorizer.
     pub claims: Option<Claims>,
+    /// The CORS headers of a denial (`cors` configured), after the body's and the challenge.
+    pub cors: Vec<(&'static str, String)>,
 }
 
 /// Verified claims, kept as the encoded `google.protobuf.Struct` that gRPC's `dynamic_metadata`
@@ -265,12 +271,13 @@ impl Decision {
     }
 
     /// The headers a denial carries to the client, on every transport: the JSON body's
-    /// content type and the challenge.
+    /// content type, the challenge, and the CORS headers.
     pub fn denial_headers(&self) -> Vec<(&'static str, String)> {
         let mut out = vec![("content-type", "application/json".to_owned())];
         if let Some(challenge) = self.challenge() {
             out.push(("www-authenticate", challenge));
         }
+        out.extend(self.cors.iter().cloned());
         out
     }
 }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use crate::authorizer::Authorizer;
 use crate::config::ClaimRule;
+use crate::cors;
 use crate::decision::{Decision, NO_AUTHORIZER, Reason};
 use crate::jwt::extract::{self, IdentitySource};
 use crate::jwt::{claims, compact, rules};
@@ -43,6 +44,18 @@ pub async fn check_traced<T: Trace + Send>(
     };
     if path != sent {
         trace.record("request", true, || format!("{sent} is read as {path}"));
+    }
+    if snap.config.cors.is_some() && cors::is_preflight(req.method, req.headers) {
+        trace.record("preflight", true, || {
+            "a CORS preflight passes without a token (cors is configured)".into()
+        });
+        let base = Outcome {
+            snap,
+            route: None,
+            path: &path,
+            headers: req.headers,
+        };
+        return base.finish(Reason::Preflight, NO_AUTHORIZER.into(), None, None);
     }
     let (route, target) = select(snap, req.method, &path, req.context);
     trace.record("route", target.is_some(), || match &route {
@@ -346,6 +359,10 @@ impl Outcome<'_> {
             // Removing the whole Cookie header would drop unrelated cookies.
             Some(IdentitySource::Cookie(_)) | None => {}
         }
+        let cors = match &self.snap.config.cors {
+            Some(policy) if !reason.is_allow() => cors::denial_headers(policy, self.headers),
+            _ => Vec::new(),
+        };
         Decision {
             reason,
             authorizer,
@@ -356,6 +373,7 @@ impl Outcome<'_> {
             remove_headers: remove,
             remove_query,
             claims: verified.map(|v| v.claims.clone()),
+            cors,
         }
     }
 }

@@ -21,6 +21,7 @@ pub mod authorizer;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod cors;
 pub mod decision;
 pub mod dev;
 pub mod explain;

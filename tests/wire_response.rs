@@ -51,6 +51,7 @@ fn decision(reason: Reason) -> Decision {
         remove_headers: Vec::new(),
         remove_query: Vec::new(),
         claims: None,
+        cors: Vec::new(),
     }
 }
 

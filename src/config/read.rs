@@ -11,7 +11,7 @@ use std::time::Duration;
 use marked_yaml::{LoadError, Node};
 
 use super::yaml::{Reader, child};
-use super::{Cache, Config, Http, Listen, OriginalRequest, Paths, Problem, Revocation};
+use super::{Cache, Config, Cors, Http, Listen, OriginalRequest, Paths, Problem, Revocation};
 use crate::limits::{Invalid, Limits};
 use crate::revocation::{List, ListError};
 pub use authorizer::parse_pool;
@@ -66,6 +66,7 @@ fn read_config(r: &mut Reader, root: &Node) -> Config {
             "routes",
             "revocation",
             "limits",
+            "cors",
         ],
     );
 
@@ -156,6 +157,7 @@ fn read_config(r: &mut Reader, root: &Node) -> Config {
 
     let revocation = Reader::get(top, "revocation").and_then(|n| read_revocation(r, n));
     let limits = Reader::get(top, "limits").map_or_else(Limits::default, |n| read_limits(r, n));
+    let cors = Reader::get(top, "cors").and_then(|n| read_cors(r, n));
 
     let routes = Reader::get(top, "routes")
         .map(|n| routes::read(r, n, &authorizers))
@@ -170,6 +172,83 @@ fn read_config(r: &mut Reader, root: &Node) -> Config {
         revocation,
         routes,
         limits,
+        cors,
+    }
+}
+
+/// `cors`: exact origins (or `*` without credentials), credentials, exposed headers.
+fn read_cors(r: &mut Reader, node: &Node) -> Option<Cors> {
+    let m = r.mapping(
+        node,
+        "cors",
+        &["allow_origins", "allow_credentials", "expose_headers"],
+    )?;
+    let at = |key: &str| child("cors", key);
+    let allow_credentials = Reader::get(Some(m), "allow_credentials")
+        .and_then(|n| r.bool(n, &at("allow_credentials")))
+        .unwrap_or(false);
+    let origins_node = Reader::get(Some(m), "allow_origins");
+    let allow_origins = match origins_node {
+        Some(n) => r.strings(n, &at("allow_origins")).unwrap_or_default(),
+        None => Vec::new(),
+    };
+    let origins_at = origins_node.or(Some(node));
+    if allow_origins.is_empty() {
+        r.problem(
+            &at("allow_origins"),
+            origins_at,
+            "list the origins whose scripts may read denials (e.g. https://app.example.com)",
+        );
+    }
+    for o in &allow_origins {
+        if o == "*" {
+            if allow_credentials {
+                r.problem(
+                    &at("allow_origins"),
+                    origins_at,
+                    "`*` cannot be used with `allow_credentials: true` (browsers refuse it): list the origins",
+                );
+            }
+            if allow_origins.len() > 1 {
+                r.problem(&at("allow_origins"), origins_at, "`*` stands alone");
+            }
+        } else if let Err(why) = check_origin(o) {
+            r.problem(&at("allow_origins"), origins_at, format!("`{o}` {why}"));
+        }
+    }
+    let expose_headers = match Reader::get(Some(m), "expose_headers") {
+        Some(n) => {
+            let list = r.strings(n, &at("expose_headers")).unwrap_or_default();
+            for h in &list {
+                if http::HeaderName::from_bytes(h.as_bytes()).is_err() {
+                    r.problem(
+                        &at("expose_headers"),
+                        Some(n),
+                        format!("`{h}` is not a header name"),
+                    );
+                }
+            }
+            list.iter().map(|h| h.to_ascii_lowercase()).collect()
+        }
+        None => vec!["www-authenticate".to_owned()],
+    };
+    Some(Cors {
+        allow_origins,
+        allow_credentials,
+        expose_headers,
+    })
+}
+
+/// A serialized origin, as browsers send it: `scheme://host[:port]`, lower case, no path.
+fn check_origin(origin: &str) -> Result<(), &'static str> {
+    let url = reqwest::Url::parse(origin).map_err(|_| "is not an origin (scheme://host[:port])")?;
+    let serialized = url.origin().ascii_serialization();
+    if serialized == origin {
+        Ok(())
+    } else if url.path() != "/" || origin.ends_with('/') {
+        Err("is not an origin: an origin has no path (not even a trailing `/`)")
+    } else {
+        Err("is not written as browsers send it (lower-case scheme and host, no default port)")
     }
 }
 

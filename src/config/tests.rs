@@ -275,3 +275,56 @@ routes:
     assert_eq!(claims[0].values, ["admins", "ops"]);
     assert!(warnings(&c)[0].contains("any_app_client"));
 }
+
+#[test]
+fn cors_takes_exact_origins_or_a_lone_star_without_credentials() {
+    let c = Config::parse(
+        "cors: {allow_origins: [\"https://app.example\", \"http://127.0.0.1:8080\"]}",
+    )
+    .expect("valid");
+    let cors = c.cors.expect("cors");
+    assert_eq!(cors.expose_headers, ["www-authenticate"]);
+    assert!(!cors.allow_credentials && !cors.any_origin());
+    assert!(
+        Config::parse("cors: {allow_origins: [\"*\"]}")
+            .expect("valid")
+            .cors
+            .expect("cors")
+            .any_origin()
+    );
+    for (bad, line_has) in [
+        (
+            "cors: {allow_origins: [\"*\"], allow_credentials: true}",
+            "allow_credentials",
+        ),
+        (
+            "cors: {allow_origins: [\"*\", \"https://a.example\"]}",
+            "alone",
+        ),
+        (
+            "cors: {allow_origins: [\"https://app.example/\"]}",
+            "no path",
+        ),
+        (
+            "cors: {allow_origins: [\"https://APP.example\"]}",
+            "as browsers send it",
+        ),
+        (
+            "cors: {allow_origins: [\"https://app.example:443\"]}",
+            "as browsers send it",
+        ),
+        ("cors: {allow_origins: [app.example]}", "not an origin"),
+        ("cors: {allow_origins: []}", "list the origins"),
+        (
+            "cors: {allow_origins: [\"https://a.example\"], expose_headers: [\"bad header\"]}",
+            "not a header",
+        ),
+    ] {
+        let p = problems(bad);
+        assert!(
+            p.iter()
+                .any(|x| x.path.starts_with("cors.") && x.message.contains(line_has)),
+            "{bad}: {p:#?}"
+        );
+    }
+}

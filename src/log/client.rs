@@ -162,6 +162,7 @@ mod tests {
             remove_headers: Vec::new(),
             remove_query: Vec::new(),
             claims: None,
+            cors: Vec::new(),
         }
     }
 
