@@ -23,7 +23,7 @@ use tokengate::pb::auth::attribute_context::Peer;
 use tokengate::pb::core::{Address, SocketAddress, address, socket_address};
 use tokengate::request::Request;
 use tokengate::route::{RouteKey, RouteTable};
-use tokengate::server::grpc::response;
+use tokengate::testkit::prost_response as response;
 use tokengate::wire::{self, Allow, Check};
 
 /// Polls a future that never waits (a check with its keys loaded) without a runtime's cost.
@@ -96,7 +96,7 @@ fn checks(c: &mut Criterion) {
     c.bench_function("grpc/response_allow", |b| {
         b.iter(|| {
             black_box(prost::Message::encode_to_vec(
-                &tokengate::server::grpc::response(black_box(&allowed)),
+                &tokengate::testkit::prost_response(black_box(&allowed)),
             ))
         })
     });
@@ -186,9 +186,9 @@ fn transport(c: &mut Criterion, allowed: &Decision, token: &str) {
     c.bench_function("wire/encode/prost", |b| {
         b.iter(|| black_box(response(black_box(allowed)).encode_to_vec()))
     });
-    let claims = allowed.claims.as_ref().map(|c| c.as_bytes());
+    let claims = allowed.claims().map(|c| c.as_bytes());
     let headers = allowed
-        .set_headers
+        .set_headers()
         .iter()
         .map(|(k, v)| (k.as_ref(), v.as_str()));
     let allow = Allow::new(&allowed.authorizer, headers, claims);

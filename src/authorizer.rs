@@ -7,10 +7,10 @@ use ring::digest;
 use serde_json::{Map, Value};
 
 use crate::config;
-use crate::decision::Reason;
 use crate::jwks::{KeySet, Lookup};
 use crate::jwt::claims::{self, Rules};
 use crate::jwt::{AlgSet, IdentitySource, compact};
+use crate::reason::Reason;
 use crate::token_cache::Verified;
 use crate::trace::Trace;
 

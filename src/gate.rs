@@ -338,7 +338,7 @@ impl Outcome<'_> {
         verified: Option<&Arc<crate::token_cache::Verified>>,
         stripped: Option<&IdentitySource>,
     ) -> Decision {
-        let set = verified.map_or_else(|| Arc::from([]), |v| v.headers.clone());
+        let set: &[(Arc<str>, String)] = verified.map_or(&[], |v| &v.headers);
         let mut remove: Vec<Arc<str>> = self
             .snap
             .claim_headers
@@ -369,10 +369,9 @@ impl Outcome<'_> {
             route: self.route.clone(),
             path: self.path.into(),
             scopes: Arc::from([]),
-            set_headers: set,
+            verified: verified.cloned(),
             remove_headers: remove,
             remove_query,
-            claims: verified.map(|v| v.claims.clone()),
             cors,
         }
     }

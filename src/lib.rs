@@ -34,6 +34,7 @@ pub mod limits;
 pub mod log;
 pub mod metrics;
 pub mod pb;
+pub mod reason;
 pub mod request;
 pub mod revocation;
 pub mod route;

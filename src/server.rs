@@ -134,9 +134,7 @@ pub async fn start(config: Config, opts: Options) -> Result<Running, Error> {
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1()?;
     let checker = |transport| Checker::new(state.clone(), log.clone(), transport);
-    let auth = pb::auth::authorization_server::AuthorizationServer::new(grpc::AuthService::new(
-        checker(Transport::Grpc),
-    ));
+    let auth = crate::wire::Server::new(grpc::AuthService::new(checker(Transport::Grpc)));
     let grpc_app = tonic::service::Routes::new(health)
         .add_service(reflection)
         .add_service(auth)

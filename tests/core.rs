@@ -81,7 +81,7 @@ async fn a_valid_token_is_verified_and_sets_claim_headers() {
     assert_eq!(&*d.authorizer, "main");
     assert_eq!(d.route.as_deref(), Some("ANY /{proxy+}"));
     let set: HashMap<_, _> = d
-        .set_headers
+        .set_headers()
         .iter()
         .map(|(k, v)| (k.to_string(), v.clone()))
         .collect();

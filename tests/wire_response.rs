@@ -12,11 +12,14 @@ use common::*;
 use prost::Message;
 use prost::bytes::Bytes;
 use serde_json::json;
-use tokengate::decision::{Claims, Decision, NO_AUTHORIZER, Reason};
+use tokengate::decision::{Decision, NO_AUTHORIZER, Reason};
+use tokengate::jwks::Key;
 use tokengate::jwt::Alg;
+use tokengate::jwt::claims::Times;
 use tokengate::pb::auth::{CheckRequest, CheckResponse};
-use tokengate::server::grpc::response;
 use tokengate::state::State;
+use tokengate::testkit::prost_response as response;
+use tokengate::token_cache::{Claims, Verified};
 use tokengate::wire::{self, Allow, Check, RawCodec};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -40,6 +43,31 @@ fn claims(size: usize) -> Claims {
     Claims::new(value.as_object().unwrap())
 }
 
+/// A verdict setting `set` and carrying `claims`, as the token cache keeps it.
+fn verified(set: &[(&str, &str)], claims: Claims) -> Arc<Verified> {
+    static KEY: std::sync::LazyLock<Arc<Key>> = std::sync::LazyLock::new(|| {
+        let jwk = serde_json::from_value(signer(Alg::ES256, "k").jwk()).unwrap();
+        Arc::new(Key::from_jwk(&jwk).unwrap())
+    });
+    Arc::new(Verified {
+        times: Times {
+            exp: 2e9,
+            nbf: None,
+            iat: None,
+        },
+        verified_at: 1.7e9,
+        scopes: "".into(),
+        headers: set
+            .iter()
+            .map(|(k, v)| (Arc::from(*k), (*v).to_owned()))
+            .collect(),
+        claims,
+        held: Default::default(),
+        revocation: [None; 3],
+        key: KEY.clone(),
+    })
+}
+
 fn decision(reason: Reason) -> Decision {
     Decision {
         reason,
@@ -47,10 +75,9 @@ fn decision(reason: Reason) -> Decision {
         route: Some(Arc::from("GET /users/{id}")),
         path: "/users/7".into(),
         scopes: Arc::from([]),
-        set_headers: Arc::from([]),
+        verified: None,
         remove_headers: Vec::new(),
         remove_query: Vec::new(),
-        claims: None,
         cors: Vec::new(),
     }
 }
@@ -67,7 +94,7 @@ fn every_denial_is_the_prost_response_byte_for_byte() {
                 scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
                 // What a denial never sends, to show it is not sent.
                 remove_headers: strings(&["x-user-id"]),
-                claims: Some(claims(0)),
+                verified: Some(verified(&[("x-user-id", "u")], claims(0))),
                 ..decision(reason)
             };
             assert_same(&d);
@@ -87,7 +114,8 @@ fn every_allow_is_the_prost_response_byte_for_byte() {
     let removals = [&[][..], &["x-user-id", "x_user_id", "authorization"], &[""]];
     let queries = [&[][..], &["access_token"]];
     let routes = [None, Some(""), Some("GET /users/{id}")];
-    let claim_sets = [None, Some(claims(0)), Some(claims(20_000))];
+    // A verdict always carries its claims; a public allow carries no verdict.
+    let claim_sets = [None, Some(0), Some(20_000)];
     let mut n = 0;
     for reason in [Reason::Verified, Reason::Public] {
         for authorizer in ["cognito", NO_AUTHORIZER, ""] {
@@ -99,13 +127,9 @@ fn every_allow_is_the_prost_response_byte_for_byte() {
                                 let d = Decision {
                                     authorizer: Arc::from(authorizer),
                                     route: route.map(Arc::from),
-                                    set_headers: set
-                                        .iter()
-                                        .map(|(k, v)| (Arc::from(*k), (*v).to_owned()))
-                                        .collect(),
+                                    verified: claims.map(|size| verified(set, self::claims(size))),
                                     remove_headers: strings(remove),
                                     remove_query: strings(query),
-                                    claims: claims.clone(),
                                     ..decision(reason)
                                 };
                                 assert_same(&d);
@@ -138,13 +162,9 @@ fn one_allow_serves_every_request_of_its_verdict() {
         assert_eq!(bytes.len(), allow.encoded_len(remove, query, route));
         let d = Decision {
             route: route.map(Arc::from),
-            set_headers: set
-                .iter()
-                .map(|(k, v)| (Arc::from(*k), (*v).to_owned()))
-                .collect(),
+            verified: Some(verified(&set, claims.clone())),
             remove_headers: strings(remove),
             remove_query: strings(query),
-            claims: Some(claims.clone()),
             ..decision(Reason::Verified)
         };
         assert_eq!(&bytes[..], &response(&d).encode_to_vec()[..]);

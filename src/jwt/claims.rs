@@ -5,7 +5,7 @@ use serde_json::{Map, Value};
 
 use super::TokenUse;
 use crate::config::Audience;
-use crate::decision::Reason;
+use crate::reason::Reason;
 use crate::trace::Trace;
 
 /// What an authorizer requires of the claims.

@@ -7,7 +7,7 @@ use serde::de::{self, Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::{Map, Value};
 
 use super::Alg;
-use crate::decision::Reason;
+use crate::reason::Reason;
 
 /// The longest token accepted, after any `Bearer ` prefix is stripped.
 pub const MAX_TOKEN_BYTES: usize = 8192;

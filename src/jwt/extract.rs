@@ -3,7 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::decision::Reason;
+use crate::reason::Reason;
 use crate::request::{self, Header, Headers};
 
 /// Where a token may be: `$request.header.NAME`, `$request.querystring.NAME`, `$request.cookie.NAME`.

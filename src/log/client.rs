@@ -117,7 +117,7 @@ impl std::fmt::Display for Peer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decision::Reason;
+    use crate::reason::Reason;
     use std::sync::{Arc, Mutex};
 
     /// Collects what the subscriber writes.
@@ -158,10 +158,9 @@ mod tests {
             route: Some(Arc::from("GET /users/{id}")),
             path: "/users/7".into(),
             scopes: Arc::from([]),
-            set_headers: Arc::from([]),
+            verified: None,
             remove_headers: Vec::new(),
             remove_query: Vec::new(),
-            claims: None,
             cors: Vec::new(),
         }
     }

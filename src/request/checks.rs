@@ -8,7 +8,7 @@
 
 use std::borrow::Cow;
 
-use crate::decision::Reason;
+use crate::reason::Reason;
 
 /// How strictly request paths are read (`paths` in the config).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 
 use axum::Router;
 use axum::extract::{ConnectInfo, State as Extract};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 mod original;
@@ -24,35 +24,36 @@ pub fn router(checker: Checker) -> Router {
 
 async fn authorize(
     Extract(checker): Extract<Checker>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
+    request: axum::extract::Request,
 ) -> Response {
+    // The request is borrowed whole: the `HeaderMap` extractor would clone every header.
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0);
+    let (parts, _body) = request.into_parts();
+    let (method, uri, headers) = (&parts.method, &parts.uri, &parts.headers);
     let snap = checker.snapshot();
-    let client = claimed_client(&headers);
-    let from = Origin {
-        peer: Some(peer),
-        client,
-    };
+    let client = claimed_client(headers);
+    let from = Origin { peer, client };
     // Only an origin-form request line is this request's own path.
     let own_target = uri
         .scheme()
         .is_none()
         .then(|| uri.path_and_query().map_or(uri.path(), |pq| pq.as_str()));
-    match original(&snap.config.http, &headers, method.as_str(), own_target) {
+    match original(&snap.config.http, headers, method.as_str(), own_target) {
         Ok(o) => {
             let input = Request {
                 method: o.method,
                 target: &o.target,
-                headers: &headers,
+                headers,
                 context: None,
             };
             let decision = checker.check(&snap, &input, from).await;
             response(&decision, o.nginx)
         }
         Err(refused) => {
-            let decision = checker.refuse(&snap, &headers, refused.reason(), from);
+            let decision = checker.refuse(&snap, headers, refused.reason(), from);
             response(&decision, refused.nginx)
         }
     }
@@ -84,7 +85,7 @@ pub fn response(decision: &Decision, nginx: bool) -> Response {
         }
     }
     if decision.is_allow() {
-        for (name, value) in decision.set_headers.iter() {
+        for (name, value) in decision.set_headers().iter() {
             if let (Ok(n), Ok(v)) = (
                 HeaderName::from_bytes(name.as_bytes()),
                 HeaderValue::from_bytes(value.as_bytes()),

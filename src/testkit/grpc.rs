@@ -4,9 +4,18 @@ use std::collections::HashMap;
 
 use tonic::transport::Channel;
 
+use prost_types::value::Kind;
+
+use crate::decision::Decision;
 use crate::pb::auth::attribute_context::{HttpRequest, Request as AttrRequest};
 use crate::pb::auth::authorization_client::AuthorizationClient;
-use crate::pb::auth::{AttributeContext, CheckRequest, CheckResponse};
+use crate::pb::auth::{
+    AttributeContext, CheckRequest, CheckResponse, DeniedHttpResponse, OkHttpResponse,
+    check_response::HttpResponse,
+};
+use crate::pb::core::{HeaderValue, HeaderValueOption, header_value_option::HeaderAppendAction};
+use crate::pb::google::rpc;
+use crate::pb::types::HttpStatus;
 
 /// A `CheckRequest` as Envoy sends it.
 pub fn check_request(method: &str, path: &str, headers: &[(&str, &str)]) -> CheckRequest {
@@ -101,4 +110,92 @@ pub async fn check(client: &mut AuthorizationClient<Channel>, req: CheckRequest)
             .expect("Check RPC succeeds")
             .into_inner(),
     )
+}
+
+/// A decision as a prost-built `CheckResponse`: the reference the byte-level writer
+/// ([`crate::wire::response`]) is held to.
+pub fn prost_response(decision: &Decision) -> CheckResponse {
+    let wire = decision.wire();
+    let status = Some(rpc::Status {
+        code: wire.grpc_code,
+        ..Default::default()
+    });
+    if decision.is_allow() {
+        let headers = decision
+            .set_headers()
+            .iter()
+            .map(|(k, v)| header(k, v))
+            .collect();
+        CheckResponse {
+            status,
+            http_response: Some(HttpResponse::OkResponse(OkHttpResponse {
+                headers,
+                headers_to_remove: decision
+                    .remove_headers
+                    .iter()
+                    .map(|h| h.to_string())
+                    .collect(),
+                query_parameters_to_remove: decision
+                    .remove_query
+                    .iter()
+                    .map(|q| q.to_string())
+                    .collect(),
+                ..Default::default()
+            })),
+            dynamic_metadata: metadata(decision),
+        }
+    } else {
+        let headers = decision
+            .denial_headers()
+            .iter()
+            .map(|(k, v)| header(k, v))
+            .collect();
+        CheckResponse {
+            status,
+            http_response: Some(HttpResponse::DeniedResponse(DeniedHttpResponse {
+                status: Some(HttpStatus {
+                    code: i32::from(wire.http_status),
+                }),
+                headers,
+                body: wire.body.to_owned(),
+            })),
+            dynamic_metadata: None,
+        }
+    }
+}
+
+/// A header that replaces any value the request or response already has.
+fn header(key: &str, value: &str) -> HeaderValueOption {
+    HeaderValueOption {
+        header: Some(HeaderValue {
+            key: key.to_owned(),
+            value: value.to_owned(),
+            ..Default::default()
+        }),
+        append_action: HeaderAppendAction::OverwriteIfExistsOrAdd as i32,
+        ..Default::default()
+    }
+}
+
+/// `authorizer`, `route` and the verified `claims`, for later filters and access logs.
+fn metadata(decision: &Decision) -> Option<prost_types::Struct> {
+    let claims = decision.claims()?.to_struct()?;
+    let mut fields = std::collections::BTreeMap::new();
+    fields.insert("authorizer".to_owned(), string(&decision.authorizer));
+    if let Some(route) = &decision.route {
+        fields.insert("route".to_owned(), string(route));
+    }
+    fields.insert(
+        "claims".to_owned(),
+        prost_types::Value {
+            kind: Some(Kind::StructValue(claims)),
+        },
+    );
+    Some(prost_types::Struct { fields })
+}
+
+fn string(s: &str) -> prost_types::Value {
+    prost_types::Value {
+        kind: Some(Kind::StringValue(s.to_owned())),
+    }
 }

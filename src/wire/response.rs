@@ -13,7 +13,9 @@ use std::sync::LazyLock;
 use prost::bytes::{BufMut, Bytes, BytesMut};
 use prost::encoding::{WireType, encode_key, encode_varint, encoded_len_varint, key_len};
 
-use crate::decision::{Challenge, Claims, Decision, Reason, Wire};
+use crate::decision::Decision;
+use crate::reason::{Challenge, Reason, Wire};
+use crate::token_cache::Claims;
 
 /// Field numbers from `proto/envoy/service/auth/v3/external_auth.proto`,
 /// `proto/envoy/config/core/v3/header_value.proto`, `proto/envoy/type/v3/http_status.proto`,
@@ -180,14 +182,19 @@ impl Allow {
     }
 }
 
-/// A denial's whole `CheckResponse`.
-pub fn deny(wire: &Wire, challenge: Option<&str>) -> Bytes {
+/// A denial's whole `CheckResponse`; `extra` are headers after the challenge (CORS).
+pub fn deny(wire: &Wire, challenge: Option<&str>, extra: &[(&str, String)]) -> Bytes {
     let http_status = varint_len(field::CODE, int32(i32::from(wire.http_status)));
     let content_type = header_option_len("content-type", "application/json");
     let challenge_len = challenge.map(|c| header_option_len("www-authenticate", c));
+    let extra_len: usize = extra
+        .iter()
+        .map(|(k, v)| delimited_len(field::DENIED_HEADERS, header_option_len(k, v)))
+        .sum();
     let denied = delimited_len(field::DENIED_STATUS, http_status)
         + delimited_len(field::DENIED_HEADERS, content_type)
         + challenge_len.map_or(0, |c| delimited_len(field::DENIED_HEADERS, c))
+        + extra_len
         + optional_len(field::BODY, wire.body.as_bytes());
     let mut out =
         BytesMut::with_capacity(status_len(wire.grpc_code) + delimited_len(field::DENIED, denied));
@@ -200,6 +207,9 @@ pub fn deny(wire: &Wire, challenge: Option<&str>) -> Bytes {
     if let Some(c) = challenge {
         put_header_option(field::DENIED_HEADERS, "www-authenticate", c, &mut out);
     }
+    for (k, v) in extra {
+        put_header_option(field::DENIED_HEADERS, k, v, &mut out);
+    }
     put_optional(field::BODY, wire.body.as_bytes(), &mut out);
     out.freeze()
 }
@@ -211,18 +221,19 @@ static DENIALS: LazyLock<Vec<(Reason, Bytes)>> = LazyLock::new(|| {
         .map(|r| {
             (
                 *r,
-                deny(&r.wire(), r.wire().challenge.header(&[]).as_deref()),
+                deny(&r.wire(), r.wire().challenge.header(&[]).as_deref(), &[]),
             )
         })
         .collect()
 });
 
-/// The encoded denial for `reason`: shared bytes, except `insufficient_scope`'s, which names
-/// the route's `scopes` and is built per call (a caller may keep it per route).
-pub fn denial(reason: Reason, scopes: &[String]) -> Bytes {
-    let wire = reason.wire();
-    let fresh = || deny(&wire, wire.challenge.header(scopes).as_deref());
-    if wire.challenge == Challenge::InsufficientScope {
+/// The encoded denial of a decision: shared bytes per reason, except `insufficient_scope`'s,
+/// which names the route's scopes, and a denial carrying CORS headers, which name the request's
+/// origin: those are built per call.
+pub fn denial(d: &Decision) -> Bytes {
+    let (reason, wire) = (d.reason, d.reason.wire());
+    let fresh = || deny(&wire, wire.challenge.header(&d.scopes).as_deref(), &d.cors);
+    if wire.challenge == Challenge::InsufficientScope || !d.cors.is_empty() {
         return fresh();
     }
     // `Reason::ALL` lists the variants in declaration order; the check keeps a reordering safe.
@@ -237,15 +248,15 @@ pub fn denial(reason: Reason, scopes: &[String]) -> Bytes {
 /// per cached verdict instead.
 pub fn encode(decision: &Decision) -> Bytes {
     if !decision.is_allow() {
-        return denial(decision.reason, &decision.scopes);
+        return denial(decision);
     }
     let allow = Allow::new(
         &decision.authorizer,
         decision
-            .set_headers
+            .set_headers()
             .iter()
             .map(|(k, v)| (k.as_ref(), v.as_str())),
-        decision.claims.as_ref().map(Claims::as_bytes),
+        decision.claims().map(Claims::as_bytes),
     );
     allow.to_bytes(
         &decision.remove_headers,
@@ -376,11 +387,26 @@ mod tests {
         for (i, r) in Reason::ALL.iter().enumerate() {
             assert_eq!(*r as usize, i, "Reason::ALL is not in declaration order");
         }
-        let a = denial(Reason::Expired, &[]);
-        let b = denial(Reason::Expired, &[]);
+        let decision = |reason, scopes: &[&str]| Decision {
+            reason,
+            authorizer: "main".into(),
+            route: None,
+            path: "/".into(),
+            scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
+            verified: None,
+            remove_headers: Vec::new(),
+            remove_query: Vec::new(),
+            cors: Vec::new(),
+        };
+        let a = denial(&decision(Reason::Expired, &[]));
+        let b = denial(&decision(Reason::Expired, &[]));
         assert_eq!(a.as_ptr(), b.as_ptr(), "the shared bytes were not reused");
-        let scoped = denial(Reason::InsufficientScope, &["a".to_owned()]);
+        let scoped = denial(&decision(Reason::InsufficientScope, &["a"]));
         let text = String::from_utf8_lossy(&scoped);
         assert!(text.contains(r#"scope="a""#), "{text}");
+        let mut cors = decision(Reason::Expired, &[]);
+        cors.cors = vec![("vary", "Origin".to_owned())];
+        let text = String::from_utf8_lossy(&denial(&cors)).into_owned();
+        assert!(text.contains("vary") && text.contains("Origin"), "{text}");
     }
 }

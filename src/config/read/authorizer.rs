@@ -39,7 +39,7 @@ pub(in crate::config) fn read(
     path: &str,
 ) -> Option<Authorizer> {
     let before = r.problems.len();
-    if name == crate::decision::NO_AUTHORIZER {
+    if name == crate::reason::NO_AUTHORIZER {
         r.problem_at(
             path,
             line,

@@ -9,7 +9,7 @@ use std::borrow::Cow;
 use axum::http::HeaderMap;
 
 use crate::config::{Http, OriginalRequest};
-use crate::decision::Reason;
+use crate::reason::Reason;
 
 /// The request to judge.
 #[derive(Debug, PartialEq, Eq)]
