@@ -191,6 +191,26 @@ pub struct Decision {
     pub remove_query: Vec<Arc<str>>,
     /// The verified claims, on allow through an authorizer.
     pub claims: Option<Claims>,
+    /// A configuration error met while deciding, for the front end to log (rate-limited).
+    pub misconfig: Option<Misconfig>,
+}
+
+/// A configuration error found on the request path rather than at load time.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Misconfig {
+    /// `context_extensions` name an authorizer the config does not have.
+    UnknownAuthorizer(Box<str>),
+}
+
+impl std::fmt::Display for Misconfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Misconfig::UnknownAuthorizer(name) => write!(
+                f,
+                "context_extensions name authorizer `{name}`, which is not configured"
+            ),
+        }
+    }
 }
 
 /// Verified claims, kept as the encoded `google.protobuf.Struct` that gRPC's `dynamic_metadata`

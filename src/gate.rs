@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use crate::authorizer::Authorizer;
-use crate::decision::{Decision, NO_AUTHORIZER, Reason};
+use crate::decision::{Decision, Misconfig, NO_AUTHORIZER, Reason};
 use crate::jwt::extract::{self, IdentitySource};
 use crate::jwt::{claims, compact};
 use crate::request::{self, Extensions, Header, Headers, Request, checks};
@@ -43,7 +43,11 @@ pub async fn check_traced<T: Trace + Send>(
     if path != sent {
         trace.record("request", true, || format!("{sent} is read as {path}"));
     }
-    let (route, target) = select(snap, req.method, &path, req.context);
+    let Selected {
+        route,
+        target,
+        misconfig,
+    } = select(snap, req.method, &path, req.context);
     trace.record("route", target.is_some(), || match &route {
         Some(key) => format!("{} {path} matches route \"{key}\"", req.method),
         None => format!(
@@ -56,6 +60,7 @@ pub async fn check_traced<T: Trace + Send>(
         route,
         path: &path,
         headers: req.headers,
+        misconfig,
     };
     match target {
         None => base.deny(Reason::NoRoute, NO_AUTHORIZER.into()),
@@ -87,6 +92,7 @@ pub fn refuse(snap: &Snapshot, headers: &dyn Headers, reason: Reason) -> Decisio
         route: None,
         path: "",
         headers,
+        misconfig: None,
     };
     out.deny(reason, NO_AUTHORIZER.into())
 }
@@ -99,13 +105,18 @@ struct Ask<'a> {
     query: Option<&'a str>,
 }
 
-/// The route's target after `context_extensions`; `None` target means no route.
-fn select(
-    snap: &Snapshot,
-    method: &str,
-    path: &str,
-    context: Option<&dyn Extensions>,
-) -> (Option<Arc<str>>, Option<Target>) {
+/// The route chosen for a request, after `context_extensions`.
+struct Selected {
+    /// The matched route key, if any.
+    route: Option<Arc<str>>,
+    /// What the request must pass; `None` means no route.
+    target: Option<Target>,
+    /// Set when `context_extensions` name an unknown authorizer: the front end logs it.
+    misconfig: Option<Misconfig>,
+}
+
+/// The route's target after `context_extensions`.
+fn select(snap: &Snapshot, method: &str, path: &str, context: Option<&dyn Extensions>) -> Selected {
     let selected = snap.routes.select(method, path);
     let route = selected.as_ref().map(|s| s.key.clone());
     let matched = selected.map(|s| s.value.clone());
@@ -117,30 +128,32 @@ fn select(
                 .collect::<Arc<[String]>>()
         })
     };
-    match context.and_then(|c| c.get("authorizer")) {
+    let (target, misconfig) = match context.and_then(|c| c.get("authorizer")) {
         Some(name) => match snap.authorizer(name) {
             Some(a) => {
                 let target = Target::Protected {
                     authorizers: Arc::from([a.clone()]),
                     scopes: ext_scopes().unwrap_or_else(|| Arc::from([])),
                 };
-                (route, Some(target))
+                (Some(target), None)
             }
-            None => {
-                tracing::error!(authorizer = %name, "context_extensions name an authorizer that is not configured");
-                (route, None)
-            }
+            None => (None, Some(Misconfig::UnknownAuthorizer(name.into()))),
         },
         None => match (matched, ext_scopes()) {
             (Some(Target::Protected { authorizers, .. }), Some(scopes)) => (
-                route,
                 Some(Target::Protected {
                     authorizers,
                     scopes,
                 }),
+                None,
             ),
-            (matched, _) => (route, matched),
+            (matched, _) => (matched, None),
         },
+    };
+    Selected {
+        route,
+        target,
+        misconfig,
     }
 }
 
@@ -252,6 +265,7 @@ struct Outcome<'s> {
     /// The path as judged (after the request checks).
     path: &'s str,
     headers: &'s dyn Headers,
+    misconfig: Option<Misconfig>,
 }
 
 impl Outcome<'_> {
@@ -297,6 +311,7 @@ impl Outcome<'_> {
             remove_headers: remove,
             remove_query,
             claims: verified.map(|v| v.claims.clone()),
+            misconfig: self.misconfig.clone(),
         }
     }
 }

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use common::*;
 use serde_json::json;
-use tokengate::decision::Reason;
+use tokengate::decision::{Misconfig, Reason};
 use tokengate::jwt::Alg;
 
 fn config(iss: &str, iss2: &str) -> String {
@@ -323,14 +323,18 @@ async fn context_extensions_override_the_route_table() {
             .reason,
         Reason::Verified
     );
-    // An unknown authorizer name is a no_route denial.
+    // An unknown authorizer name is a no_route denial, handed back as a configuration error
+    // for the front end to log (rate-limited), never logged by the core itself.
     let e = ext(&[("authorizer", "ghost")]);
+    let d = decide_with(&w.tg.state, "GET", "/x", &h, Some(&e)).await;
+    assert_eq!(d.reason, Reason::NoRoute);
     assert_eq!(
-        decide_with(&w.tg.state, "GET", "/x", &h, Some(&e))
-            .await
-            .reason,
-        Reason::NoRoute
+        d.misconfig,
+        Some(Misconfig::UnknownAuthorizer("ghost".into()))
     );
+    let known = ext(&[("authorizer", "main")]);
+    let d = decide_with(&w.tg.state, "GET", "/x", &h, Some(&known)).await;
+    assert_eq!((d.reason, d.misconfig), (Reason::Verified, None));
 }
 
 #[tokio::test]

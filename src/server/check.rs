@@ -21,20 +21,31 @@ pub struct Origin<'a> {
     pub client: Option<&'a str>,
 }
 
+/// Sees every decision a server makes, once counted and logged: how a test (or an embedding
+/// program) observes exactly what tokengate judged, the decoded path included.
+pub type Tap = Arc<dyn Fn(Transport, &Decision) + Send + Sync>;
+
 /// Runs checks for one transport.
 #[derive(Clone)]
 pub struct Checker {
     state: Arc<State>,
     log: Arc<DenyLog>,
     transport: Transport,
+    tap: Option<Tap>,
 }
 
 impl Checker {
-    pub fn new(state: Arc<State>, log: Arc<DenyLog>, transport: Transport) -> Checker {
+    pub fn new(
+        state: Arc<State>,
+        log: Arc<DenyLog>,
+        transport: Transport,
+        tap: Option<Tap>,
+    ) -> Checker {
         Checker {
             state,
             log,
             transport,
+            tap,
         }
     }
 
@@ -69,6 +80,9 @@ impl Checker {
         metrics::record_check(self.transport, decision, started.elapsed());
         if !decision.is_allow() {
             self.log.denied(self.transport, decision, from);
+        }
+        if let Some(tap) = &self.tap {
+            tap(self.transport, decision);
         }
     }
 }

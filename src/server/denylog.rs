@@ -1,5 +1,7 @@
 //! Denials logged at `info`, rate-limited: a burst per second, then one summary line with the
-//! count suppressed, so a flood of bad tokens cannot flood the log.
+//! count suppressed, so a flood of bad tokens cannot flood the log. A configuration error met
+//! on the request path (an unknown `context_extensions` authorizer) is logged at `error` on the
+//! denial's line, under the same limit: a client can trigger it on every request.
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
@@ -19,6 +21,31 @@ pub struct DenyLog {
 
 impl DenyLog {
     pub fn denied(&self, transport: Transport, d: &Decision, from: Origin<'_>) {
+        if !self.admit() {
+            return;
+        }
+        let peer = from.peer.map(|p| p.to_string());
+        let peer = peer.as_deref().unwrap_or("-");
+        let (route, client) = (
+            d.route.as_deref().unwrap_or("-"),
+            from.client.unwrap_or("-"),
+        );
+        let (transport, reason) = (transport.as_str(), d.reason.as_str());
+        match &d.misconfig {
+            Some(error) => tracing::error!(
+                transport, reason, authorizer = %d.authorizer, route, peer, client, %error,
+                "denied: configuration error"
+            ),
+            None => tracing::info!(
+                transport, reason, authorizer = %d.authorizer, route, peer, client,
+                "denied"
+            ),
+        }
+    }
+
+    /// Whether one more line may be written this second; the first call of a new second
+    /// reports how many were suppressed in the last.
+    fn admit(&self) -> bool {
         let now = crate::clock::unix_millis() / 1000;
         let seen = self.second.load(Ordering::Relaxed);
         if seen != now
@@ -37,18 +64,10 @@ impl DenyLog {
             }
         }
         if self.logged.fetch_add(1, Ordering::Relaxed) < BURST {
-            let peer = from.peer.map(|p| p.to_string());
-            tracing::info!(
-                transport = transport.as_str(),
-                reason = d.reason.as_str(),
-                authorizer = %d.authorizer,
-                route = d.route.as_deref().unwrap_or("-"),
-                peer = peer.as_deref().unwrap_or("-"),
-                client = from.client.unwrap_or("-"),
-                "denied"
-            );
+            true
         } else {
             self.suppressed.fetch_add(1, Ordering::Relaxed);
+            false
         }
     }
 }

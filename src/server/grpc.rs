@@ -166,11 +166,13 @@ fn header(key: &str, value: &str) -> HeaderValueOption {
     }
 }
 
-/// `authorizer`, `route` and the verified `claims`, for later filters and access logs.
+/// `authorizer`, `route`, the `path` as judged and the verified `claims`, for later filters
+/// and access logs.
 fn metadata(decision: &Decision) -> Option<prost_types::Struct> {
     let claims = decision.claims.as_ref()?.to_struct()?;
     let mut fields = std::collections::BTreeMap::new();
     fields.insert("authorizer".to_owned(), string(&decision.authorizer));
+    fields.insert("path".to_owned(), string(&decision.path));
     if let Some(route) = &decision.route {
         fields.insert("route".to_owned(), string(route));
     }
