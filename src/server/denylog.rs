@@ -21,7 +21,7 @@ pub struct DenyLog {
 
 impl DenyLog {
     pub fn denied(&self, transport: Transport, d: &Decision, from: Origin<'_>) {
-        if !self.admit() {
+        if !self.admit(crate::clock::unix_millis() / 1000) {
             return;
         }
         let peer = from.peer.map(|p| p.to_string());
@@ -43,10 +43,9 @@ impl DenyLog {
         }
     }
 
-    /// Whether one more line may be written this second; the first call of a new second
+    /// Whether one more line may be written in second `now`; the first call of a new second
     /// reports how many were suppressed in the last.
-    fn admit(&self) -> bool {
-        let now = crate::clock::unix_millis() / 1000;
+    fn admit(&self, now: u64) -> bool {
         let seen = self.second.load(Ordering::Relaxed);
         if seen != now
             && self
@@ -69,5 +68,20 @@ impl DenyLog {
             self.suppressed.fetch_add(1, Ordering::Relaxed);
             false
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_burst_per_second_is_admitted_then_lines_are_suppressed() {
+        let log = DenyLog::default();
+        let admitted = (0..50).filter(|_| log.admit(100)).count();
+        assert_eq!(admitted, BURST as usize);
+        assert_eq!(log.suppressed.load(Ordering::Relaxed), 30);
+        assert!(log.admit(101), "a new second admits again");
+        assert_eq!(log.suppressed.load(Ordering::Relaxed), 0);
     }
 }
