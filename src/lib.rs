@@ -11,7 +11,8 @@
 //! - [`server`] starts the gRPC, HTTP-authorizer and admin listeners; each front end turns its
 //!   request into a [`request::Request`] and the decision back into its own response, through
 //!   one pipeline ([`server::check`]).
-//! - [`cli`] runs the commands: [`explain`] (`verify`), [`dev`] (`serve --dev`).
+//! - [`cli`] runs the commands: [`explain`] (`verify`), [`dev`] (`serve --dev`),
+//!   [`proxy_config`] (`proxy-config`: the nginx, Envoy or Traefik setup a config needs).
 //! - [`metrics`], [`signal`] and [`clock`] support them; [`fuzz`] holds what the cargo-fuzz
 //!   targets run.
 
@@ -28,6 +29,7 @@ pub mod jwks;
 pub mod jwt;
 pub mod metrics;
 pub mod pb;
+pub mod proxy_config;
 pub mod request;
 pub mod route;
 pub mod server;
