@@ -46,17 +46,40 @@ impl RawResponse {
     }
 }
 
-/// Sends `request` (from [`raw_request`]) to `addr` and reads the answer.
+/// Sends `request` (from [`raw_request`]) to `addr` and reads the answer: to its
+/// `content-length`, its last chunk, or the end of the connection (some servers hold a
+/// connection open a while after the answer).
 pub async fn raw_exchange(addr: SocketAddr, request: &[u8]) -> RawResponse {
     let mut socket = TcpStream::connect(addr).await.unwrap();
     socket.write_all(request).await.unwrap();
     let mut data = Vec::new();
-    let _ = tokio::time::timeout(
-        std::time::Duration::from_secs(10),
-        socket.read_to_end(&mut data),
-    )
-    .await;
+    let read = async {
+        let mut chunk = [0u8; 8192];
+        while !complete(&data) {
+            match socket.read(&mut chunk).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => data.extend_from_slice(&chunk[..n]),
+            }
+        }
+    };
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(10), read).await;
     parse_response(&data)
+}
+
+/// Whether `data` holds a whole answer whose length its head gives.
+fn complete(data: &[u8]) -> bool {
+    let Some(end) = find(data, b"\r\n\r\n") else {
+        return false;
+    };
+    let head = String::from_utf8_lossy(&data[..end]).to_ascii_lowercase();
+    let body = &data[end + 4..];
+    if head.contains("transfer-encoding: chunked") {
+        return find(body, b"0\r\n\r\n").is_some();
+    }
+    head.lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|n| n.trim().parse::<usize>().ok())
+        .is_some_and(|n| body.len() >= n)
 }
 
 fn parse_response(data: &[u8]) -> RawResponse {
