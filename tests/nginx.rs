@@ -182,7 +182,7 @@ async fn nginx_serves_only_what_tokengate_judged() {
     assert_eq!(r.status, 200);
     assert_eq!(
         upstream.take()[0].header("authorization"),
-        [auth.clone()],
+        std::slice::from_ref(&auth),
         "kept"
     );
 
