@@ -1,5 +1,5 @@
 //! In-process check cost: a cache hit, a miss per algorithm, route selection over 1,000
-//! routes, and token parsing. `cargo bench --bench check`.
+//! routes, token parsing, and the request checks. `cargo bench --bench check`.
 
 #![allow(clippy::unwrap_used)] // set-up failures in a benchmark should panic
 
@@ -196,6 +196,7 @@ fn transport(c: &mut Criterion, allowed: &Decision, token: &str) {
         allow.to_bytes(
             &allowed.remove_headers,
             &allowed.remove_query,
+            &allowed.path,
             allowed.route.as_deref()
         ),
         response(allowed).encode_to_vec()
@@ -203,7 +204,12 @@ fn transport(c: &mut Criterion, allowed: &Decision, token: &str) {
     c.bench_function("wire/encode/cached", |b| {
         b.iter(|| {
             let d = black_box(allowed);
-            black_box(allow.to_bytes(&d.remove_headers, &d.remove_query, d.route.as_deref()))
+            black_box(allow.to_bytes(
+                &d.remove_headers,
+                &d.remove_query,
+                &d.path,
+                d.route.as_deref(),
+            ))
         })
     });
     c.bench_function("wire/encode/fresh", |b| {
@@ -243,5 +249,27 @@ fn routes(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, checks, routes);
+/// The request checks every check runs before routing: a plain path (borrowed as is) and one
+/// with escapes to decode (one allocation).
+fn request_checks(c: &mut Criterion) {
+    use tokengate::request::checks::{Paths, check};
+    let typical = "/users/7/orders/2024-11-29";
+    let decoded = "/%61dmin/%7Euser/john%40example.com/x";
+    assert!(matches!(
+        check("GET", typical, Paths::Strict),
+        Ok(std::borrow::Cow::Borrowed(_))
+    ));
+    assert_eq!(
+        check("GET", decoded, Paths::Strict).unwrap(),
+        "/admin/~user/john%40example.com/x"
+    );
+    c.bench_function("request/checks/typical", |b| {
+        b.iter(|| black_box(check("GET", black_box(typical), Paths::Strict)).is_ok())
+    });
+    c.bench_function("request/checks/decoded", |b| {
+        b.iter(|| black_box(check("GET", black_box(decoded), Paths::Strict)).is_ok())
+    });
+}
+
+criterion_group!(benches, checks, routes, request_checks);
 criterion_main!(benches);

@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::config::{self, Config};
 use crate::log::LogFormat;
-use crate::{dev, explain, jwks, server, signal};
+use crate::{dev, explain, jwks, proxy_config, server, signal};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -39,6 +39,15 @@ pub enum Command {
     CheckConfig {
         #[arg(long, env = "TOKENGATE_CONFIG")]
         config: PathBuf,
+    },
+    /// Print the proxy configuration this config needs (nginx, Envoy gRPC or HTTP mode,
+    /// Traefik), or exit 1 saying why that proxy cannot work with it.
+    ProxyConfig {
+        #[arg(long, env = "TOKENGATE_CONFIG")]
+        config: PathBuf,
+        /// The proxy.
+        #[arg(value_enum)]
+        target: proxy_config::Target,
     },
     /// Explain one decision: route, authorizer, each check, the claims. Exit 0 allow, 1 deny.
     Verify {
@@ -104,6 +113,7 @@ impl Cli {
     pub fn run(self) -> ExitCode {
         match self.command {
             Command::CheckConfig { config } => check_config(&config),
+            Command::ProxyConfig { config, target } => print_proxy_config(&config, target),
             Command::Verify {
                 config,
                 dev,
@@ -160,6 +170,37 @@ fn check_config(path: &Path) -> ExitCode {
         }
         Err(e) => {
             eprintln!("{}: {e}", path.display());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn print_proxy_config(path: &Path, target: proxy_config::Target) -> ExitCode {
+    let config = match Config::load(path) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("{}: {e}", path.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    match proxy_config::render(&config, target) {
+        Ok(text) => {
+            for w in proxy_config::warnings(&config) {
+                if w.targets.contains(&target) {
+                    eprintln!("tokengate proxy-config: warning: {}: {}", w.path, w.message);
+                }
+            }
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(refusals) => {
+            eprintln!(
+                "tokengate proxy-config: {target} cannot work with {}:",
+                path.display()
+            );
+            for r in refusals {
+                eprintln!("  {r}");
+            }
             ExitCode::FAILURE
         }
     }

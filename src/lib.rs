@@ -13,7 +13,8 @@
 //!   one pipeline ([`server::check`]). [`wire`] reads a `CheckRequest` and writes a
 //!   `CheckResponse` at the byte level, for the gRPC hot path.
 //! - [`cli`] runs the commands: [`explain`] (`verify`), [`dev`] (`serve --dev`), [`import`]
-//!   (a config from an AWS SAM/CloudFormation template or an API Gateway OpenAPI export).
+//!   (a config from an AWS SAM/CloudFormation template or an API Gateway OpenAPI export),
+//!   [`proxy_config`] (`proxy-config`: the nginx, Envoy or Traefik setup a config needs).
 //! - [`metrics`], [`signal`] and [`clock`] support them; [`fuzz`] holds what the cargo-fuzz
 //!   targets run.
 
@@ -34,6 +35,7 @@ pub mod limits;
 pub mod log;
 pub mod metrics;
 pub mod pb;
+pub mod proxy_config;
 pub mod reason;
 pub mod request;
 pub mod revocation;

@@ -71,6 +71,8 @@ pub struct Options {
     pub clock: Clock,
     /// Routes added to the admin listener (the development issuer).
     pub extra_admin: Option<Router>,
+    /// Called with every decision (tests observe what was judged).
+    pub tap: Option<check::Tap>,
 }
 
 impl Options {
@@ -80,6 +82,7 @@ impl Options {
             metrics,
             clock: Clock::System,
             extra_admin: None,
+            tap: None,
         }
     }
 }
@@ -133,7 +136,7 @@ pub async fn start(config: Config, opts: Options) -> Result<Running, Error> {
         .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1()?;
-    let checker = |transport| Checker::new(state.clone(), log.clone(), transport);
+    let checker = |transport| Checker::new(state.clone(), log.clone(), transport, opts.tap.clone());
     let auth = crate::wire::Server::new(grpc::AuthService::new(checker(Transport::Grpc)));
     let grpc_app = tonic::service::Routes::new(health)
         .add_service(reflection)

@@ -9,6 +9,7 @@ mod grpc;
 mod harness;
 mod jwks_server;
 mod process;
+mod raw;
 mod tools;
 
 use serde_json::{Value, json};
@@ -17,6 +18,7 @@ pub use grpc::*;
 pub use harness::*;
 pub use jwks_server::*;
 pub use process::Process;
+pub use raw::*;
 pub use tools::*;
 
 use crate::jwt::{Alg, Signer};

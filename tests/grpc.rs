@@ -42,7 +42,7 @@ async fn every_row_of_the_decision_table_goes_over_the_wire() {
         &mut client,
         check_request(
             "GET",
-            "/api/x?y=1",
+            "/api/%78?y=1",
             &[("authorization", &bearer(&token)), ("x-user-id", "forged")],
         ),
     )
@@ -74,6 +74,8 @@ async fn every_row_of_the_decision_table_goes_over_the_wire() {
         field("route"),
         Some(Kind::StringValue("ANY /api/{proxy+}".into()))
     );
+    // The path as judged: after the request checks, without the query.
+    assert_eq!(field("path"), Some(Kind::StringValue("/api/x".into())));
     let Some(Kind::StructValue(claims_struct)) = field("claims") else {
         panic!("claims struct")
     };

@@ -158,8 +158,11 @@ fn one_allow_serves_every_request_of_its_verdict() {
         ),
         (&[], &[], None),
     ] {
-        let bytes = allow.to_bytes(remove, query, route);
-        assert_eq!(bytes.len(), allow.encoded_len(remove, query, route));
+        let bytes = allow.to_bytes(remove, query, "/users/7", route);
+        assert_eq!(
+            bytes.len(),
+            allow.encoded_len(remove, query, "/users/7", route)
+        );
         let d = Decision {
             route: route.map(Arc::from),
             verified: Some(verified(&set, claims.clone())),

@@ -1,6 +1,9 @@
-//! The one-screen summary `check-config` prints for a valid config.
+//! The one-screen summary `check-config` prints for a valid config: listeners, cache,
+//! authorizers, routes, the headers the upstream may trust and behind which proxy setups, and
+//! the settings a transport cannot honour.
 
 use super::{Audience, ClaimRule, Config, Jwks, Rule};
+use crate::proxy_config::{self, Target};
 
 /// A one-screen summary of a checked config, for `check-config`.
 pub fn summary(c: &Config) -> String {
@@ -10,6 +13,20 @@ pub fn summary(c: &Config) -> String {
         out,
         "listen: grpc {}, http {}, admin {}",
         c.listen.grpc, c.listen.http, c.listen.admin
+    );
+    let prefix = if c.http.path_prefix.is_empty() {
+        "(none)"
+    } else {
+        &c.http.path_prefix
+    };
+    let paths = match c.paths {
+        super::Paths::Strict => "strict",
+        super::Paths::Raw => "raw (routes match the path as sent)",
+    };
+    let _ = writeln!(
+        out,
+        "http: original_request {}, path_prefix {prefix}; paths: {paths}",
+        c.http.original_request.as_str()
     );
     let cache = if c.cache.tokens == 0 {
         "off".to_owned()
@@ -63,6 +80,7 @@ pub fn summary(c: &Config) -> String {
         };
         let _ = writeln!(out, "  {}: {what}", r.key);
     }
+    trust(c, &mut out);
     if let Some(rev) = &c.revocation {
         let _ = writeln!(
             out,
@@ -98,4 +116,48 @@ fn rules(rules: &[ClaimRule]) -> String {
         .map(|r| format!("{:?}: [{}]", r.claim, r.values.join(", ")))
         .collect();
     format!("{{{}}}", each.join(", "))
+}
+
+/// The headers the upstream may trust, the proxy setups under which it may, and the warnings.
+fn trust(c: &Config, out: &mut String) {
+    use std::fmt::Write;
+    let mut headers: Vec<String> = Vec::new();
+    for a in &c.authorizers {
+        for (claim, h) in &a.claims_to_headers {
+            headers.push(format!("{h} ({}: {claim})", a.name));
+        }
+        if let Some(h) = &a.forward_payload_header {
+            headers.push(format!("{h} ({}: payload)", a.name));
+        }
+    }
+    if headers.is_empty() {
+        let _ = writeln!(out, "upstream headers: none");
+    } else {
+        let _ = writeln!(
+            out,
+            "upstream headers (set from a verified token, else removed, with their `_` twins):
+  {}",
+            headers.join(", ")
+        );
+    }
+    let _ = writeln!(
+        out,
+        "trusted only behind a proxy set up by `tokengate proxy-config TARGET`:"
+    );
+    for target in Target::ALL {
+        let refused = proxy_config::refusals(c, target);
+        let verdict = match (refused.first(), target.mode()) {
+            (Some(r), _) => format!("cannot: {r}"),
+            (None, Some(fit)) if fit != c.http.original_request => format!(
+                "yes (http.original_request {}; {} is the exact fit)",
+                c.http.original_request.as_str(),
+                fit.as_str()
+            ),
+            (None, _) => "yes".to_owned(),
+        };
+        let _ = writeln!(out, "  {:<10} {verdict}", target.as_str());
+    }
+    for w in proxy_config::warnings(c) {
+        let _ = writeln!(out, "warning: {w}");
+    }
 }

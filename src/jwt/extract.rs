@@ -74,6 +74,9 @@ pub fn find<'r, 's>(
         let found = match src {
             IdentitySource::Header(name) => match request::header(headers, name) {
                 Header::Absent => None,
+                // Envoy joins a header sent twice into one value with `,`, which no token
+                // holds: it is the header sent twice.
+                Header::One(v) if v.contains(',') => return Err(Reason::Malformed),
                 Header::One(v) => strip_bearer(v),
                 Header::Repeated => return Err(Reason::Malformed),
             },
@@ -120,11 +123,16 @@ fn query_param<'q>(query: &'q str, name: &str) -> Result<Option<&'q str>, Reason
 }
 
 /// The cookie `name` across every `Cookie` header (HTTP/2 sends them as separate crumbs).
+/// Pairs are split on `;` and on `,`, which Envoy's `CheckRequest.headers` puts between
+/// `Cookie` lines it joins (a cookie value never holds either).
 fn cookie<'c>(headers: &'c dyn Headers, name: &str) -> Result<Option<&'c str>, Reason> {
     let mut found = None;
     let mut repeated = false;
     headers.each("cookie", &mut |header| {
-        for (k, v) in header.split(';').filter_map(|c| c.trim().split_once('=')) {
+        for (k, v) in header
+            .split([';', ','])
+            .filter_map(|c| c.trim().split_once('='))
+        {
             if k == name {
                 repeated |= found.is_some();
                 found = Some(v.trim_matches('"'));
@@ -234,6 +242,14 @@ mod tests {
         split.append("cookie", http::HeaderValue::from_static("session=y"));
         let (t, _) = find(&src, &split, None).expect("one").expect("found");
         assert_eq!(t, "y");
+        // The same, as Envoy's `headers` map joins them: one value, `,` between lines.
+        let joined = map(&[("cookie", "a=1,session=y")]);
+        let (t, _) = find(&src, &joined, None).expect("one").expect("found");
+        assert_eq!(t, "y");
+        let joined = map(&[("cookie", "session=x,session=y")]);
+        assert_eq!(find(&src, &joined, None), Err(Reason::Malformed));
+        let joined = map(&[("x-token", "Bearer a,Bearer b")]);
+        assert_eq!(find(&src, &joined, None), Err(Reason::Malformed));
         // An earlier source with a token decides before a repeated later one is looked at.
         let mut first = http::HeaderMap::new();
         first.append("x-token", http::HeaderValue::from_static("t"));

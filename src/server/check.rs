@@ -21,20 +21,31 @@ pub struct Origin<'a> {
     pub client: Option<&'a str>,
 }
 
+/// Sees every decision a server makes, once counted and logged: how a test (or an embedding
+/// program) observes exactly what tokengate judged, the decoded path included.
+pub type Tap = Arc<dyn Fn(Transport, &Decision) + Send + Sync>;
+
 /// Runs checks for one transport.
 #[derive(Clone)]
 pub struct Checker {
     state: Arc<State>,
     log: Arc<ClientLog>,
     transport: Transport,
+    tap: Option<Tap>,
 }
 
 impl Checker {
-    pub fn new(state: Arc<State>, log: Arc<ClientLog>, transport: Transport) -> Checker {
+    pub fn new(
+        state: Arc<State>,
+        log: Arc<ClientLog>,
+        transport: Transport,
+        tap: Option<Tap>,
+    ) -> Checker {
         Checker {
             state,
             log,
             transport,
+            tap,
         }
     }
 
@@ -79,6 +90,9 @@ impl Checker {
             let now = crate::clock::unix_millis();
             self.log
                 .denied(now, self.transport, decision, from.peer, from.client);
+        }
+        if let Some(tap) = &self.tap {
+            tap(self.transport, decision);
         }
     }
 }

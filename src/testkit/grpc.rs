@@ -52,6 +52,31 @@ pub fn check_request_with(
     }
 }
 
+/// A `CheckRequest` as Envoy sends it with `encode_raw_headers`: one `header_map` entry per
+/// header line, values as bytes, and an empty `headers` map.
+pub fn check_request_raw(method: &str, path: &str, headers: &[(&str, &[u8])]) -> CheckRequest {
+    use crate::pb::core::{HeaderMap, HeaderValue};
+    let mut req = check_request(method, path, &[]);
+    if let Some(http) = req
+        .attributes
+        .as_mut()
+        .and_then(|a| a.request.as_mut())
+        .and_then(|r| r.http.as_mut())
+    {
+        http.header_map = Some(HeaderMap {
+            headers: headers
+                .iter()
+                .map(|(k, v)| HeaderValue {
+                    key: k.to_ascii_lowercase(),
+                    raw_value: v.to_vec(),
+                    ..Default::default()
+                })
+                .collect(),
+        });
+    }
+    req
+}
+
 /// What a `CheckResponse` says, flattened for assertions.
 #[derive(Debug)]
 pub struct Verdict {
@@ -177,11 +202,12 @@ fn header(key: &str, value: &str) -> HeaderValueOption {
     }
 }
 
-/// `authorizer`, `route` and the verified `claims`, for later filters and access logs.
+/// `authorizer`, the judged `path`, `route` and the verified `claims`, for later filters and access logs.
 fn metadata(decision: &Decision) -> Option<prost_types::Struct> {
     let claims = decision.claims()?.to_struct()?;
     let mut fields = std::collections::BTreeMap::new();
     fields.insert("authorizer".to_owned(), string(&decision.authorizer));
+    fields.insert("path".to_owned(), string(&decision.path));
     if let Some(route) = &decision.route {
         fields.insert("route".to_owned(), string(route));
     }

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tonic::transport::Channel;
@@ -10,6 +10,7 @@ use tonic::transport::Channel;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::decision::{Decision, Reason};
+use crate::metrics::Transport;
 use crate::pb::auth::authorization_client::AuthorizationClient;
 use crate::request::Request;
 use crate::server::{self, Running};
@@ -32,8 +33,23 @@ impl Tokengate {
         Tokengate::start_with(yaml, Clock::System).await
     }
 
+    /// [`Tokengate::start`], with every decision recorded into the returned [`Decisions`].
+    pub async fn start_tapped(yaml: &str) -> (Tokengate, Decisions) {
+        let decisions = Decisions::default();
+        let seen = decisions.0.clone();
+        let tap: server::check::Tap = Arc::new(move |transport, d: &Decision| {
+            seen.lock().unwrap().push((transport, d.clone()));
+        });
+        let tg = Tokengate::start_inner(yaml, Clock::System, Some(tap)).await;
+        (tg, decisions)
+    }
+
     /// [`Tokengate::start`] with checks reading `now` from `clock`.
     pub async fn start_with(yaml: &str, clock: Clock) -> Tokengate {
+        Tokengate::start_inner(yaml, clock, None).await
+    }
+
+    async fn start_inner(yaml: &str, clock: Clock, tap: Option<server::check::Tap>) -> Tokengate {
         let mut config = Config::parse(yaml).unwrap_or_else(|e| panic!("{e}"));
         let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
         config.listen.grpc = any;
@@ -41,6 +57,7 @@ impl Tokengate {
         config.listen.admin = any;
         let opts = server::Options {
             clock,
+            tap,
             ..server::Options::new(crate::metrics::install())
         };
         let running = server::start(config, opts).await.unwrap();
@@ -73,6 +90,17 @@ impl Tokengate {
         if let Some(running) = self.running.take() {
             running.stop().await.unwrap();
         }
+    }
+}
+
+/// The decisions a [`Tokengate::start_tapped`] server made, in order.
+#[derive(Clone, Default)]
+pub struct Decisions(Arc<Mutex<Vec<(Transport, Decision)>>>);
+
+impl Decisions {
+    /// The decisions made since the last call.
+    pub fn take(&self) -> Vec<(Transport, Decision)> {
+        std::mem::take(&mut *self.0.lock().unwrap())
     }
 }
 

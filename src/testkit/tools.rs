@@ -100,3 +100,157 @@ pub async fn assert_proxied_decisions(base: &str, token: &str, what: &str) {
         "{what}"
     );
 }
+
+/// What one request through a proxy came to, checked against the rule a proxy set-up must
+/// keep: the upstream serves only a request tokengate allowed, as the very path tokengate
+/// judged, with only the claim headers tokengate set.
+pub struct Probe<'a> {
+    pub proxy: SocketAddr,
+    pub decisions: &'a super::Decisions,
+    pub upstream: &'a super::Upstream,
+    /// Every claim and payload header tokengate may set.
+    pub claim_headers: &'a [&'a str],
+}
+
+impl Probe<'_> {
+    /// Sends `request` (raw bytes) and checks the rule; `Ok` is a one-line account of what
+    /// happened (for the test's report), `Err` says what broke.
+    pub async fn send(&self, request: &[u8]) -> Result<String, String> {
+        use crate::request::checks::{self, Paths};
+        let r = super::raw_exchange(self.proxy, request).await;
+        let decisions = self.decisions.take();
+        let served = self.upstream.take();
+        let judged: Vec<String> = decisions
+            .iter()
+            .map(|(_, d)| {
+                format!("{} {}", d.reason.as_str(), d.path)
+                    .trim_end()
+                    .to_owned()
+            })
+            .collect();
+        let account = |more: &str| {
+            let who = if decisions.is_empty() {
+                "the proxy itself, tokengate not asked".to_owned()
+            } else {
+                format!("tokengate: {}", judged.join("; "))
+            };
+            format!("{} ({who}){more}", r.status)
+        };
+        if served.len() > 1 || decisions.len() > 1 {
+            return Err(account(&format!(
+                ": {} decisions, {} upstream requests",
+                decisions.len(),
+                served.len()
+            )));
+        }
+        let Some(seen) = served.first() else {
+            if decisions.iter().any(|(_, d)| d.is_allow()) || r.status < 400 {
+                return Err(account(": allowed, yet the upstream was not reached"));
+            }
+            return Ok(account(""));
+        };
+        let Some((_, d)) = decisions.first().filter(|(_, d)| d.is_allow()) else {
+            return Err(account(
+                ": the upstream served a request tokengate did not allow",
+            ));
+        };
+        let target = String::from_utf8_lossy(&seen.target).into_owned();
+        let (path, _) = crate::request::split_target(&target);
+        match checks::check(&seen.method, path, Paths::Strict) {
+            Ok(p) if *p == *d.path => {}
+            other => {
+                return Err(account(&format!(
+                    ": the upstream served {} {target:?} (read as {other:?}), tokengate judged {:?}",
+                    seen.method, d.path
+                )));
+            }
+        }
+        for h in self.claim_headers {
+            let set: Vec<String> = d
+                .set_headers()
+                .iter()
+                .filter(|(k, _)| &**k == *h)
+                .map(|(_, v)| v.clone())
+                .collect();
+            let got = seen.header(h);
+            if got != set {
+                return Err(account(&format!(
+                    ": the upstream got {h}: {got:?}, tokengate set {set:?}"
+                )));
+            }
+            let twin = h.replace('-', "_");
+            if !seen.header(&twin).is_empty() {
+                return Err(account(&format!(": the upstream got {twin}")));
+            }
+        }
+        Ok(account(&format!(
+            "; upstream served {} {target}",
+            seen.method
+        )))
+    }
+}
+
+/// Hostile requests for a proxy walk-through, as raw HTTP/1.1: path forms proxies and servers
+/// read differently, a raw non-ASCII target, absolute form, and on every one forged
+/// `X-Forwarded-*`, `X-Original-*`, claim headers and (with `twins`) their `_` spellings; plus
+/// controls that must be served. `token` has scope `users/read` only.
+pub fn forged_probes(token: &str, twins: bool) -> Vec<(String, Vec<u8>)> {
+    let auth = super::bearer(token);
+    let mut forged: Vec<(&str, &[u8])> = vec![
+        ("X-Forwarded-Uri", b"/health"),
+        ("X-Forwarded-Method", b"GET"),
+        ("X-Original-URI", b"/health"),
+        ("X-Original-Method", b"GET"),
+        ("X-Forwarded-For", b"203.0.113.9"),
+        ("X-Real-IP", b"203.0.113.9"),
+        ("x-user-id", b"forged"),
+        ("x-user-scopes", b"admin"),
+        ("x-user-groups", b"admins"),
+        ("x-jwt-payload", b"e30"),
+    ];
+    if twins {
+        forged.push(("x_user_id", b"forged"));
+        forged.push(("x_user_groups", b"admins"));
+    }
+    let targets: &[&[u8]] = &[
+        b"/admin/secret?q=\xc3\xa9",
+        b"/caf\xc3\xa9",
+        b"/static/../admin/x",
+        b"/static/%2e%2e/admin/x",
+        b"/static/%2E%2E/admin/x",
+        b"/%61dmin/x",
+        b"//admin/x",
+        b"/./admin/x",
+        b"/users/7/.",
+        b"/users/7/..",
+        b"/admin;x=1/y",
+        b"/admin\\x",
+        b"/admin%2Fx",
+        b"/admin%5Cx",
+        b"/admin/x#frag",
+        b"/static/%252e%252e/admin/x",
+        b"http://h/admin/x",
+        b"/users/7",
+        b"/users/john%40example.com",
+        b"/users/%7E7",
+        b"/users/7?next=../../admin;x=%2F",
+        b"/health",
+        b"/static/a.css",
+    ];
+    let mut out = Vec::new();
+    for t in targets {
+        for with_token in [true, false] {
+            let mut headers = forged.clone();
+            if with_token {
+                headers.insert(0, ("Authorization", auth.as_bytes()));
+            }
+            let name = format!(
+                "{}{}",
+                String::from_utf8_lossy(t).escape_debug(),
+                if with_token { "" } else { " (no token)" }
+            );
+            out.push((name, super::raw_request("GET", t, &headers)));
+        }
+    }
+    out
+}

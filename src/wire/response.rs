@@ -2,9 +2,9 @@
 //!
 //! Protobuf lets a message's fields, a repeated field's elements and a map's entries arrive in
 //! any grouping, so an allow is its verdict's pre-encoded [`Allow`] (claim headers, and the
-//! `authorizer` and `claims` metadata entries) with the per-request parts (removals, the `route`
-//! entry) written beside it: lengths computed, bytes copied. The order matches prost's (fields by
-//! number, map entries by key: `authorizer`, `claims`, `route`), so the bytes are the very ones
+//! `authorizer` and `claims` metadata entries) with the per-request parts (removals, the `path`
+//! and `route` entries) written beside it: lengths computed, bytes copied. The order matches prost's (fields by
+//! number, map entries by key: `authorizer`, `claims`, `path`, `route`), so the bytes are the very ones
 //! prost would write. A denial depends only on its reason (and, for `insufficient_scope`, the
 //! route's scopes), so each is encoded once.
 
@@ -107,14 +107,16 @@ impl Allow {
         metadata.get(metadata.len().checked_sub(self.claims_len)?..)
     }
 
-    /// The size of the response [`Allow::write`] writes. `route` is sent only with claims.
+    /// The size of the response [`Allow::write`] writes. `path` and `route` are sent only with
+    /// claims.
     pub fn encoded_len<S: AsRef<str>>(
         &self,
         remove_headers: &[S],
         remove_query: &[S],
+        path: &str,
         route: Option<&str>,
     ) -> usize {
-        let (ok, metadata) = self.lens(remove_headers, remove_query, route);
+        let (ok, metadata) = self.lens(remove_headers, remove_query, path, route);
         status_len(GRPC_OK)
             + delimited_len(field::OK, ok)
             + metadata.map_or(0, |m| delimited_len(field::DYNAMIC_METADATA, m))
@@ -125,10 +127,11 @@ impl Allow {
         &self,
         remove_headers: &[S],
         remove_query: &[S],
+        path: &str,
         route: Option<&str>,
         out: &mut impl BufMut,
     ) {
-        let (ok, metadata_len) = self.lens(remove_headers, remove_query, route);
+        let (ok, metadata_len) = self.lens(remove_headers, remove_query, path, route);
         put_status(GRPC_OK, out);
         put_delimited(field::OK, ok, out);
         out.put_slice(&self.headers);
@@ -141,6 +144,7 @@ impl Allow {
         if let (Some(metadata), Some(len)) = (&self.metadata, metadata_len) {
             put_delimited(field::DYNAMIC_METADATA, len, out);
             out.put_slice(metadata);
+            put_entry("path", field::STRING_VALUE, path.as_bytes(), out);
             if let Some(route) = route {
                 put_entry("route", field::STRING_VALUE, route.as_bytes(), out);
             }
@@ -152,11 +156,12 @@ impl Allow {
         &self,
         remove_headers: &[S],
         remove_query: &[S],
+        path: &str,
         route: Option<&str>,
     ) -> Bytes {
-        let len = self.encoded_len(remove_headers, remove_query, route);
+        let len = self.encoded_len(remove_headers, remove_query, path, route);
         let mut out = BytesMut::with_capacity(len);
-        self.write(remove_headers, remove_query, route, &mut out);
+        self.write(remove_headers, remove_query, path, route, &mut out);
         out.freeze()
     }
 
@@ -165,6 +170,7 @@ impl Allow {
         &self,
         remove_headers: &[S],
         remove_query: &[S],
+        path: &str,
         route: Option<&str>,
     ) -> (usize, Option<usize>) {
         let removed = |tag, list: &[S]| -> usize {
@@ -176,7 +182,9 @@ impl Allow {
             + removed(field::HEADERS_TO_REMOVE, remove_headers)
             + removed(field::QUERY_TO_REMOVE, remove_query);
         let metadata = self.metadata.as_ref().map(|m| {
-            m.len() + route.map_or(0, |r| entry_len("route", field::STRING_VALUE, r.len()))
+            m.len()
+                + entry_len("path", field::STRING_VALUE, path.len())
+                + route.map_or(0, |r| entry_len("route", field::STRING_VALUE, r.len()))
         });
         (ok, metadata)
     }
@@ -261,6 +269,7 @@ pub fn encode(decision: &Decision) -> Bytes {
     allow.to_bytes(
         &decision.remove_headers,
         &decision.remove_query,
+        &decision.path,
         decision.route.as_deref(),
     )
 }
@@ -369,7 +378,7 @@ mod tests {
 
     #[test]
     fn a_bare_allow_is_an_empty_status_and_an_empty_ok_response() {
-        let bytes = Allow::default().to_bytes::<&str>(&[], &[], Some("GET /"));
+        let bytes = Allow::default().to_bytes::<&str>(&[], &[], "/", Some("GET /"));
         assert_eq!(&bytes[..], &[0x0a, 0x00, 0x1a, 0x00]);
     }
 

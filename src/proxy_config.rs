@@ -1,0 +1,455 @@
+//! `tokengate proxy-config`: the proxy configuration a tokengate config needs, so the proxy and
+//! tokengate never disagree about which request was judged or which headers the upstream may
+//! trust.
+//!
+//! A [`Plan`] gathers what every target needs from the config — the headers tokengate sets
+//! upstream, where tokens are read, the request headers the proxy must pass to tokengate and
+//! the denial headers it must pass back to the client — and each target module renders it.
+//! Browser support (SPEC "Browsers (CORS)") will add to [`Plan::to_authorizer`] and
+//! [`Plan::denial`]; every target already carries both lists through.
+//!
+//! A target that cannot work with the config is refused ([`refusals`]): the proxy would hand
+//! tokengate another request than the one the upstream serves, or drop what it needs. A
+//! setting a target cannot honour but that does not open a hole is a [`Warning`].
+
+mod envoy;
+mod nginx;
+mod traefik;
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+
+use crate::config::{Config, OriginalRequest, Paths};
+use crate::jwt::IdentitySource;
+
+/// A proxy `proxy-config` writes for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Target {
+    /// nginx `auth_request` in front of the app.
+    Nginx,
+    /// Envoy's ext_authz filter over gRPC.
+    EnvoyGrpc,
+    /// Envoy's ext_authz filter in HTTP mode.
+    EnvoyHttp,
+    /// Traefik v3 forwardAuth (file provider).
+    Traefik,
+}
+
+impl Target {
+    pub const ALL: [Target; 4] = [
+        Target::EnvoyGrpc,
+        Target::EnvoyHttp,
+        Target::Nginx,
+        Target::Traefik,
+    ];
+
+    /// The name on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Target::Nginx => "nginx",
+            Target::EnvoyGrpc => "envoy-grpc",
+            Target::EnvoyHttp => "envoy-http",
+            Target::Traefik => "traefik",
+        }
+    }
+
+    /// The `http.original_request` mode made for this proxy (`None`: gRPC, no HTTP authorizer).
+    pub fn mode(self) -> Option<OriginalRequest> {
+        match self {
+            Target::Nginx => Some(OriginalRequest::Nginx),
+            Target::EnvoyHttp => Some(OriginalRequest::RequestLine),
+            Target::Traefik => Some(OriginalRequest::Forwarded),
+            Target::EnvoyGrpc => None,
+        }
+    }
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a target cannot work with a config.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// The HTTP authorizer would read another request than the one the proxy forwards.
+    #[error(
+        "http.original_request is `{}`, but {target} {why}; use `{}` (or `auto`)",
+        mode.as_str(),
+        target.mode().map_or("auto", OriginalRequest::as_str)
+    )]
+    Mode {
+        target: Target,
+        mode: OriginalRequest,
+        why: &'static str,
+    },
+    /// A token header whose name has `_`, which the proxy drops or refuses.
+    #[error(
+        "authorizers.{authorizer}.identity_source names header `{header}`: {target} {}; \
+         use a name without `_`",
+        match target {
+            Target::Nginx => "drops headers named with `_` (underscores_in_headers off, which keeps claim-header twins out)",
+            _ => "refuses requests with headers named with `_` (headers_with_underscores_action REJECT_REQUEST, which keeps claim-header twins out)",
+        }
+    )]
+    UnderscoreSource {
+        target: Target,
+        authorizer: String,
+        header: String,
+    },
+    /// A header nginx cannot read from tokengate's answer: its variables hold only letters,
+    /// digits and `_`.
+    #[error(
+        "header `{header}` cannot be read by nginx's auth_request_set ($upstream_http_* names \
+         hold only letters, digits, `-` and `_`); rename it"
+    )]
+    NginxName { header: String },
+}
+
+/// A setting a target cannot honour, short of a refusal.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Warning {
+    /// Where in the config, e.g. `authorizers.cognito.strip_token`.
+    pub path: String,
+    /// The targets it applies to.
+    pub targets: Vec<Target>,
+    pub message: String,
+}
+
+impl fmt::Display for Warning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let targets: Vec<&str> = self.targets.iter().map(|t| t.as_str()).collect();
+        write!(
+            f,
+            "{} [{}]: {}",
+            self.path,
+            targets.join(", "),
+            self.message
+        )
+    }
+}
+
+/// What every target needs from one config.
+pub struct Plan<'c> {
+    pub config: &'c Config,
+    pub target: Target,
+    /// Claim and payload headers tokengate sets, lower-case, in config order, once each.
+    pub upstream: Vec<&'c str>,
+    /// Each upstream header's name with `_` for `-`: removed whatever tokengate says.
+    pub twins: Vec<String>,
+    /// Request headers the proxy must pass to tokengate: token headers, `cookie`.
+    pub to_authorizer: Vec<&'c str>,
+    /// Token headers removed upstream when they carried the token (`strip_token`).
+    pub stripped: Vec<&'c str>,
+    /// Response headers of a denial that must reach the client, besides status and body.
+    pub denial: Vec<&'static str>,
+    /// Where the proxy reaches tokengate's gRPC and HTTP listeners.
+    pub grpc: SocketAddr,
+    pub http: SocketAddr,
+    /// Settings this target cannot honour.
+    pub warnings: Vec<Warning>,
+}
+
+impl<'c> Plan<'c> {
+    pub fn new(config: &'c Config, target: Target) -> Plan<'c> {
+        let mut upstream: Vec<&str> = Vec::new();
+        let mut to_authorizer: Vec<&str> = Vec::new();
+        let mut stripped: Vec<&str> = Vec::new();
+        let push = |list: &mut Vec<&'c str>, name: &'c str| {
+            if !list.contains(&name) {
+                list.push(name);
+            }
+        };
+        for a in &config.authorizers {
+            for (_, h) in &a.claims_to_headers {
+                push(&mut upstream, h);
+            }
+            if let Some(h) = &a.forward_payload_header {
+                push(&mut upstream, h);
+            }
+            for src in &a.identity_source {
+                match src {
+                    IdentitySource::Header(h) => {
+                        push(&mut to_authorizer, h);
+                        if a.strip_token {
+                            push(&mut stripped, h);
+                        }
+                    }
+                    IdentitySource::Cookie(_) => push(&mut to_authorizer, "cookie"),
+                    IdentitySource::Query(_) => {}
+                }
+            }
+        }
+        let twins = upstream
+            .iter()
+            .filter(|h| h.contains('-'))
+            .map(|h| h.replace('-', "_"))
+            .collect();
+        let warnings = warnings(config)
+            .into_iter()
+            .filter(|w| w.targets.contains(&target))
+            .collect();
+        Plan {
+            config,
+            target,
+            upstream,
+            twins,
+            to_authorizer,
+            stripped,
+            denial: vec!["content-type", "www-authenticate"],
+            grpc: reachable(config.listen.grpc),
+            http: reachable(config.listen.http),
+            warnings,
+        }
+    }
+
+    /// How a comment names where the proxy reaches a listener.
+    fn reach(&self, listen: SocketAddr, key: &str) -> String {
+        let to = reachable(listen);
+        if to == listen {
+            format!("{to} ({key})")
+        } else {
+            format!("{to} ({key} is {listen}: replace with tokengate's host)")
+        }
+    }
+
+    /// The comment lines naming the `original_request` mode this output is made for.
+    fn mode_note(&self) -> Vec<String> {
+        let Some(fit) = self.target.mode() else {
+            return Vec::new();
+        };
+        let mode = self.config.http.original_request;
+        let mut lines = vec![format!(
+            "tokengate's http.original_request for this proxy: {}",
+            fit.as_str()
+        )];
+        if mode == OriginalRequest::Auto {
+            lines.push(format!(
+                "(this config has `auto`, which works: this file keeps the other header family \
+                 from tokengate; `{}` refuses it outright)",
+                fit.as_str()
+            ));
+        }
+        lines
+    }
+
+    /// A header comment: what this file is, its placeholders, the mode, the warnings.
+    fn preamble(&self, what: &str, placeholders: &str, comment: &str) -> String {
+        let mut lines = vec![
+            what.to_owned(),
+            format!(
+                "Written by `tokengate proxy-config {}` for a tokengate config; write it again \
+                 when that config's headers or identity sources change.",
+                self.target
+            ),
+        ];
+        lines.extend(self.mode_note());
+        lines.push(placeholders.to_owned());
+        for w in &self.warnings {
+            lines.push(format!("WARNING {}: {}", w.path, w.message));
+        }
+        let mut out = String::new();
+        for line in lines {
+            for wrapped in wrap(&line, 96 - comment.len() - 1) {
+                out.push_str(comment);
+                out.push(' ');
+                out.push_str(&wrapped);
+                out.push('\n');
+            }
+        }
+        out
+    }
+}
+
+/// The proxy configuration for `target`, or every reason it cannot work with `config`.
+pub fn render(config: &Config, target: Target) -> Result<String, Vec<Refusal>> {
+    let refused = refusals(config, target);
+    if !refused.is_empty() {
+        return Err(refused);
+    }
+    let plan = Plan::new(config, target);
+    Ok(match target {
+        Target::Nginx => nginx::render(&plan),
+        Target::EnvoyGrpc | Target::EnvoyHttp => envoy::render(&plan),
+        Target::Traefik => traefik::render(&plan),
+    })
+}
+
+/// Why `target` cannot work with `config`; empty when it can.
+pub fn refusals(config: &Config, target: Target) -> Vec<Refusal> {
+    use OriginalRequest::*;
+    let mut out = Vec::new();
+    let why = match (target, config.http.original_request) {
+        (Target::Nginx, Forwarded) => Some(
+            "sends the original request in X-Original-URI/-Method, and passes a client's \
+             X-Forwarded-Uri to auth_request untouched",
+        ),
+        (Target::Nginx, RequestLine) => Some(
+            "calls the authorizer at its own auth location: every request would be judged as \
+             that one path",
+        ),
+        (Target::EnvoyHttp, Nginx | Forwarded) => Some(
+            "sends the original request as the authorizer's request line (less path_prefix) \
+             and no X-Original-*/X-Forwarded-* header",
+        ),
+        (Target::Traefik, Nginx) => Some(
+            "sends the original request in X-Forwarded-Uri/-Method, and X-Original-URI only \
+             when a client sends it",
+        ),
+        (Target::Traefik, RequestLine) => Some(
+            "calls the authorizer at its configured address: every request would be judged as \
+             that one path",
+        ),
+        _ => None,
+    };
+    if let Some(why) = why {
+        out.push(Refusal::Mode {
+            target,
+            mode: config.http.original_request,
+            why,
+        });
+    }
+    if matches!(
+        target,
+        Target::Nginx | Target::EnvoyGrpc | Target::EnvoyHttp
+    ) {
+        for a in &config.authorizers {
+            for src in &a.identity_source {
+                if let IdentitySource::Header(h) = src
+                    && h.contains('_')
+                {
+                    out.push(Refusal::UnderscoreSource {
+                        target,
+                        authorizer: a.name.clone(),
+                        header: h.clone(),
+                    });
+                }
+            }
+        }
+    }
+    if target == Target::Nginx {
+        let plan = Plan::new(config, target);
+        for h in plan.upstream.iter().chain(&plan.stripped) {
+            if !h
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            {
+                out.push(Refusal::NginxName {
+                    header: (*h).to_owned(),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// What no target, or only some, can honour in `config`.
+pub fn warnings(config: &Config) -> Vec<Warning> {
+    use Target::*;
+    let mut out = Vec::new();
+    for a in &config.authorizers {
+        let path = |key: &str| format!("authorizers.{}.{key}", a.name);
+        let has = |f: fn(&IdentitySource) -> bool| a.identity_source.iter().any(f);
+        let query = has(|s| matches!(s, IdentitySource::Query(_)));
+        let cookie = has(|s| matches!(s, IdentitySource::Cookie(_)));
+        let header = has(|s| matches!(s, IdentitySource::Header(_)));
+        if a.strip_token && cookie {
+            out.push(Warning {
+                path: path("strip_token"),
+                targets: Target::ALL.to_vec(),
+                message: "a token read from a cookie stays in the Cookie header: no proxy \
+                          removes one cookie"
+                    .into(),
+            });
+        }
+        if a.strip_token && query {
+            out.push(Warning {
+                path: path("strip_token"),
+                targets: vec![EnvoyHttp, Nginx, Traefik],
+                message: "a token read from the query string reaches the upstream: only \
+                          envoy-grpc removes a query parameter"
+                    .into(),
+            });
+        }
+        if a.strip_token && header {
+            out.push(Warning {
+                path: path("strip_token"),
+                targets: vec![Traefik],
+                message: "Traefik removes the token header from every request it forwards, \
+                          public routes included (it cannot remove it only when it held the \
+                          token)"
+                    .into(),
+            });
+        }
+        if query {
+            out.push(Warning {
+                path: path("identity_source"),
+                targets: Target::ALL.to_vec(),
+                message: "a query-string token is part of the URL: access logs record it \
+                          (nginx's $request_uri, Envoy's and Traefik's request path), and \
+                          nginx, Traefik and envoy-http pass it to the upstream"
+                    .into(),
+            });
+        }
+    }
+    if config.paths == Paths::Raw {
+        out.push(Warning {
+            path: "paths".into(),
+            targets: Target::ALL.to_vec(),
+            message: "`raw` matches the path as sent: an upstream that normalizes it \
+                      (dot segments, escapes, //) can serve a path no route judged; nginx and \
+                      Traefik pass the path as sent"
+                .into(),
+        });
+    }
+    out
+}
+
+/// Where a proxy reaches a listener: an unspecified address (`0.0.0.0`, `::`) is reached on
+/// loopback.
+fn reachable(addr: SocketAddr) -> SocketAddr {
+    match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => (Ipv4Addr::LOCALHOST, addr.port()).into(),
+        IpAddr::V6(ip) if ip.is_unspecified() => (Ipv6Addr::LOCALHOST, addr.port()).into(),
+        _ => addr,
+    }
+}
+
+/// A YAML scalar: plain when that reads back as the same string, else a JSON string (which
+/// YAML reads as a double-quoted scalar).
+fn yaml_str(s: &str) -> String {
+    let plain = s
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphanumeric() || c == '/')
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'));
+    if plain {
+        s.to_owned()
+    } else {
+        serde_json::Value::from(s).to_string()
+    }
+}
+
+/// `text` cut into lines of at most `width` characters at spaces.
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for word in text.split(' ') {
+        if !line.is_empty() && line.len() + 1 + word.len() > width {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.is_empty() {
+        lines.push(line);
+    }
+    lines
+}
+
+#[cfg(test)]
+mod tests;
