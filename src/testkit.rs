@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 pub use grpc::*;
 pub use harness::*;
 pub use jwks_server::*;
-pub use process::Process;
+pub use process::{Process, eventually};
 pub use tools::*;
 
 use crate::jwt::{Alg, Signer};

@@ -108,6 +108,7 @@ routes:
             up = true;
             break;
         }
+        // Real time: a separate process, ready only when its admin port says so.
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(up, "envoy did not become ready");

@@ -83,6 +83,7 @@ routes:
             up = true;
             break;
         }
+        // Real time: a separate process, up only when its port answers.
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(up, "nginx did not start");
