@@ -1,10 +1,12 @@
 //! The load harness: tokengate's real server over loopback, next to a floor server that does no
 //! work, driven by our gRPC generator, h2load and wrk, then through real Envoy against Envoy's own
-//! `jwt_authn`, then memory under 100k cached tokens and a flood. Writes BENCHMARKS.md and
-//! benches/results/load.svg.
+//! `jwt_authn`, then memory under 100k cached tokens and a flood. Prints its report; with
+//! `--write`, writes it into BENCHMARKS.md and draws benches/results/load.svg.
 //!
-//! `cargo bench --bench load` (all of it, about 10 minutes); `-- --quick` for a short pass;
-//! `-- --parts grpc,http,envoy,memory` for some of it; `-- --secs N` per run; `-- --flood N`.
+//! Runs only by name (`bench = false`: plain `cargo bench` runs the criterion benches):
+//! `cargo bench --bench load` (all of it, about 10 minutes); `-- --write` to update
+//! BENCHMARKS.md; `-- --quick` for a short pass; `-- --parts grpc,http,envoy,memory` for some of
+//! it; `-- --secs N` per run; `-- --flood N`; `-- --out DIR` to write somewhere else.
 
 #![allow(clippy::unwrap_used)] // a harness whose set-up fails should stop loudly
 
@@ -33,6 +35,8 @@ pub struct Opts {
     pub quick: bool,
     pub parts: Vec<String>,
     pub flood: usize,
+    /// Write BENCHMARKS.md and the SVG (under `out`) instead of printing the report.
+    pub write: bool,
     pub out: PathBuf,
 }
 
@@ -45,6 +49,7 @@ impl Opts {
                 .map(String::from)
                 .to_vec(),
             flood: 1_000_000,
+            write: false,
             out: PathBuf::from(env!("CARGO_MANIFEST_DIR")),
         };
         let mut args = std::env::args().skip(1);
@@ -67,6 +72,7 @@ impl Opts {
                         .map(String::from)
                         .collect();
                 }
+                "--write" => o.write = true,
                 "--out" => o.out = args.next().map(PathBuf::from).expect("--out DIR"),
                 _ => {} // `cargo bench` passes --bench
             }
@@ -158,7 +164,11 @@ async fn run(opts: Opts) {
         memory::part(&fx, &opts, &mut m).await;
     }
     m.wall = started.elapsed();
-    report::write(&opts, &m);
+    if opts.write {
+        report::write(&opts, &m);
+    } else {
+        report::print(&opts, &m);
+    }
     let _ = std::fs::remove_dir_all(&fx.dir);
 }
 
