@@ -6,6 +6,7 @@ use tokengate::testkit as common;
 use std::collections::HashMap;
 
 use common::*;
+use base64::Engine as _;
 use serde_json::json;
 use tokengate::decision::Reason;
 use tokengate::jwt::Alg;
@@ -212,14 +213,25 @@ async fn every_algorithm_verifies() {
             "{}",
             s.alg
         );
-        // The same key under another algorithm of its family is refused by the JWK's own alg.
+        // A payload changed after signing (another `sub`) under the original signature.
         let mut tampered = claims(&jwks.url, "api");
         tampered["sub"] = json!("someone-else");
+        let (header, rest) = token.split_once('.').unwrap();
+        let signature = rest.rsplit_once('.').unwrap().1;
+        let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(tampered.to_string());
+        let tampered = format!("{header}.{payload}.{signature}");
+        assert_eq!(
+            reason_for(&tg.state, "/", &tampered).await,
+            Reason::BadSignature,
+            "tampered payload, {}",
+            s.alg
+        );
+        // The original payload under a signature that is not the key's.
         let forged = format!("{}.{}", token.rsplit_once('.').unwrap().0, "AAAA");
         assert_eq!(
             reason_for(&tg.state, "/", &forged).await,
             Reason::BadSignature,
-            "{}",
+            "forged signature, {}",
             s.alg
         );
     }
