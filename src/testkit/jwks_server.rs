@@ -159,6 +159,7 @@ async fn jwks(Extract(j): Extract<Arc<Jwks>>) -> Response {
         Mode::Body(body) => body.into_response(),
         Mode::Bytes(bytes) => bytes.into_response(),
         Mode::Slow(d) => {
+            // Real time: a slow issuer, as the fetcher's timeout sees it.
             tokio::time::sleep(d).await;
             serve_keys(&j)
         }
