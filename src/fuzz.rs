@@ -76,7 +76,7 @@ pub fn token(data: &[u8]) {
             let _ = claims::check(&claims, &rules, 1.7e9, &mut NoTrace);
             let _ = claims::issuer(&claims);
             let held = claims::scopes(&claims);
-            let _ = claims::has_any_scope(&held, &["read".to_owned()]);
+            let _ = claims::has_any_joined_scope(&held.join(" "), &["read".to_owned()]);
             let _ = claims::header_value(&claims, "sub");
             let _ = claims::header_value(&claims, "address.country");
         }
