@@ -17,7 +17,9 @@ use crate::trace::Trace;
 /// An authorizer ready for checks.
 #[derive(Debug)]
 pub struct Authorizer {
+    /// The config's name, for labels and logs.
     pub name: Arc<str>,
+    /// The rules as configured.
     pub config: config::Authorizer,
     algs: AlgSet,
     keys: Arc<KeySet>,
@@ -32,6 +34,7 @@ pub struct Authorizer {
 }
 
 impl Authorizer {
+    /// Compiles `config` over `keys`, the key set it verifies with.
     pub fn new(config: config::Authorizer, keys: Arc<KeySet>) -> Authorizer {
         let fingerprint = {
             let mut ctx = digest::Context::new(&digest::SHA256);
@@ -78,6 +81,7 @@ impl Authorizer {
         self.config.issuer == iss
     }
 
+    /// Seconds of leeway for the time claims.
     pub fn clock_skew(&self) -> f64 {
         self.skew
     }

@@ -15,20 +15,26 @@ use crate::{dev, explain, jwks, server, signal};
     version,
     about = "A JWT authorizer for Envoy ext_authz and nginx auth_request"
 )]
+/// The parsed command line.
 pub struct Cli {
     /// Log line format on stderr (level from RUST_LOG, default info).
     #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
     pub log_format: LogFormat,
+    /// What to do.
     #[command(subcommand)]
     pub command: Command,
 }
 
+/// How log lines are written: `text` for people, `json` (one object per line) for collectors.
+// Doc comments on the variants would become clap's possible-value help and change `--help`.
+#[allow(missing_docs)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
     Text,
     Json,
 }
 
+/// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the authorizer.
@@ -42,6 +48,7 @@ pub enum Command {
     },
     /// Parse and validate a config file: a summary and exit 0, or every error and exit 1.
     CheckConfig {
+        /// The YAML config file.
         #[arg(long, env = "TOKENGATE_CONFIG")]
         config: PathBuf,
     },

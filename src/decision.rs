@@ -87,6 +87,7 @@ impl Reason {
         }
     }
 
+    /// Whether the request goes through (verified, or a public route).
     pub fn is_allow(self) -> bool {
         matches!(self, Reason::Verified | Reason::Public)
     }
@@ -135,20 +136,26 @@ const UNAVAILABLE: &str = r#"{"message":"Service Unavailable"}"#;
 /// What a transport sends for a reason.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Wire {
+    /// Status of the HTTP authorizer's answer (200 on allow).
     pub http_status: u16,
     /// `google.rpc.Code` carried in `CheckResponse.status`.
     pub grpc_code: i32,
     /// JSON body of a denial (`content-type: application/json`); empty on allow.
     pub body: &'static str,
+    /// Which `WWW-Authenticate` challenge a denial carries.
     pub challenge: Challenge,
 }
 
 /// The `WWW-Authenticate` challenge of a denial (RFC 6750).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Challenge {
+    /// No challenge (allow, 400, 403 `no_route`, 503).
     None,
+    /// `Bearer`: no token was sent.
     Bearer,
+    /// `Bearer error="invalid_token"`: a token was sent and refused.
     InvalidToken,
+    /// `Bearer error="insufficient_scope", scope="…"`, naming the route's scopes.
     InsufficientScope,
 }
 
@@ -173,6 +180,7 @@ pub const NO_AUTHORIZER: &str = "none";
 /// The core's verdict on one request.
 #[derive(Clone, Debug)]
 pub struct Decision {
+    /// Why the request was allowed or denied.
     pub reason: Reason,
     /// Authorizer name, or [`NO_AUTHORIZER`].
     pub authorizer: Arc<str>,
@@ -200,6 +208,7 @@ pub struct Decision {
 pub struct Claims(Box<[u8]>);
 
 impl Claims {
+    /// Encodes a verified payload once, when it is verified (or cached).
     pub fn new(claims: &Map<String, Value>) -> Claims {
         let fields = claims
             .iter()
@@ -235,10 +244,12 @@ fn to_protobuf(v: &Value) -> prost_types::Value {
 }
 
 impl Decision {
+    /// Whether the request goes through.
     pub fn is_allow(&self) -> bool {
         self.reason.is_allow()
     }
 
+    /// What the transports send for this decision.
     pub fn wire(&self) -> Wire {
         self.reason.wire()
     }

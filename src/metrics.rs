@@ -8,13 +8,21 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 use crate::decision::Decision;
 
+/// Counter of checks by `transport`, `authorizer`, `decision` and `reason`.
 pub const CHECKS: &str = "tokengate_checks_total";
+/// Histogram of check latency by `transport` and `decision`.
 pub const CHECK_DURATION: &str = "tokengate_check_duration_seconds";
+/// Counter of token cache lookups by `result` (hit, miss).
 pub const TOKEN_CACHE_REQUESTS: &str = "tokengate_token_cache_requests_total";
+/// Gauge of verified tokens cached.
 pub const TOKEN_CACHE_ENTRIES: &str = "tokengate_token_cache_entries";
+/// Counter of JWKS fetches by `authorizer` and `result` (ok, error).
 pub const JWKS_REFRESHES: &str = "tokengate_jwks_refreshes_total";
+/// Gauge of usable keys held, by `authorizer`.
 pub const JWKS_KEYS: &str = "tokengate_jwks_keys";
+/// Gauge of seconds since the last successful fetch, by `authorizer`.
 pub const JWKS_AGE: &str = "tokengate_jwks_age_seconds";
+/// Counter of config reloads by `result` (ok, error).
 pub const CONFIG_RELOADS: &str = "tokengate_config_reloads_total";
 
 /// Latency buckets, 10 µs to 1 s.
@@ -26,11 +34,14 @@ pub const BUCKETS: [f64; 16] = [
 /// Which front end answered.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Transport {
+    /// The gRPC `Check` service.
     Grpc,
+    /// The HTTP authorizer.
     Http,
 }
 
 impl Transport {
+    /// The `transport` label value.
     pub fn as_str(self) -> &'static str {
         match self {
             Transport::Grpc => "grpc",

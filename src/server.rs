@@ -45,21 +45,31 @@ const UPKEEP: Duration = Duration::from_secs(5);
 /// Why serving failed.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// A listener could not bind.
     #[error("cannot listen on {addr} ({what}): {source}")]
     Bind {
+        /// Which listener.
         what: &'static str,
+        /// The configured address.
         addr: SocketAddr,
+        /// Why binding failed.
         source: std::io::Error,
     },
+    /// The JWKS client could not be built (TLS roots).
     #[error("cannot build the JWKS client: {0}")]
     Client(#[from] reqwest::Error),
+    /// The gRPC server failed.
     #[error("gRPC server: {0}")]
     Grpc(#[from] tonic::transport::Error),
+    /// The reflection service could not be built.
     #[error("gRPC reflection: {0}")]
     Reflection(#[from] tonic_reflection::server::Error),
+    /// The HTTP or admin server failed.
     #[error("{what} server: {source}")]
     Io {
+        /// Which server.
         what: &'static str,
+        /// What failed.
         source: std::io::Error,
     },
 }
@@ -88,14 +98,19 @@ impl Options {
 /// The listeners' bound addresses.
 #[derive(Clone, Copy, Debug)]
 pub struct Addrs {
+    /// The gRPC listener (Check, health, reflection).
     pub grpc: SocketAddr,
+    /// The HTTP authorizer.
     pub http: SocketAddr,
+    /// The admin listener.
     pub admin: SocketAddr,
 }
 
 /// A server whose listeners are bound and serving.
 pub struct Running {
+    /// The live config, key sets and clock the servers share.
     pub state: Arc<State>,
+    /// Where each listener is bound (the real ports when `:0` was asked).
     pub addrs: Addrs,
     stop: CancellationToken,
     tasks: JoinSet<Result<(), Error>>,

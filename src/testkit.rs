@@ -21,10 +21,12 @@ pub use tools::*;
 
 use crate::jwt::{Alg, Signer};
 
+/// A fresh key for `alg` with this `kid`.
 pub fn signer(alg: Alg, kid: &str) -> Signer {
     Signer::generate(alg, kid).unwrap()
 }
 
+/// The system clock in whole seconds, as JWT time claims are usually written.
 pub fn now() -> f64 {
     crate::clock::now().floor()
 }
@@ -34,6 +36,7 @@ pub fn claims(iss: &str, aud: &str) -> Value {
     json!({"iss": iss, "aud": aud, "sub": "user-1", "exp": now() + 3600.0, "iat": now() - 10.0})
 }
 
+/// The `Authorization` value for a token.
 pub fn bearer(token: &str) -> String {
     format!("Bearer {token}")
 }

@@ -21,6 +21,7 @@ use crate::metrics;
 /// What a verification established, kept for the token's next visit.
 #[derive(Debug)]
 pub struct Verified {
+    /// The time claims, checked again on every hit.
     pub times: Times,
     /// When the signature was checked (Unix seconds, the check's clock).
     pub verified_at: f64,
@@ -28,12 +29,14 @@ pub struct Verified {
     pub scopes: Box<str>,
     /// Claim headers for the upstream request, rendered once.
     pub headers: Arc<[(Arc<str>, String)]>,
+    /// The verified payload, for gRPC's `dynamic_metadata`.
     pub claims: Claims,
     /// The key that verified the signature; a retired key voids the entry.
     pub key: Arc<Key>,
 }
 
 impl Verified {
+    /// A verdict not yet stored (`verified_at` is set by [`TokenCache::insert`]).
     pub fn new(
         times: Times,
         scopes: Vec<Box<str>>,
@@ -62,6 +65,7 @@ impl Verified {
     }
 }
 
+/// SHA-256 over the authorizer's fingerprint and the token.
 pub type CacheKey = [u8; 32];
 
 /// Bounded and concurrent (moka); `None` inside when `cache.tokens` is 0.
@@ -92,6 +96,7 @@ impl moka::Expiry<CacheKey, Arc<Verified>> for UntilExpiry {
 }
 
 impl TokenCache {
+    /// A cache of `settings.tokens` entries, each kept at most `settings.max_ttl`.
     pub fn new(settings: &config::Cache) -> TokenCache {
         let inner = (settings.tokens > 0).then(|| {
             Cache::builder()
@@ -108,6 +113,7 @@ impl TokenCache {
         }
     }
 
+    /// The settings it was built with: a reload keeps the cache while they stay the same.
     pub fn settings(&self) -> &config::Cache {
         &self.settings
     }
@@ -157,6 +163,7 @@ impl TokenCache {
         verified
     }
 
+    /// Entries held, after moka's pending evictions run.
     pub fn entry_count(&self) -> u64 {
         self.inner.as_ref().map_or(0, |c| {
             c.run_pending_tasks();

@@ -30,13 +30,19 @@ use report::{Measured, Row};
 use tokengate::jwt::Alg;
 use world::Target;
 
+/// The command line.
 pub struct Opts {
+    /// Seconds per measured run.
     pub secs: u64,
+    /// A short pass: one-second runs, fewer tokens, a smaller flood.
     pub quick: bool,
+    /// Which parts run: `grpc`, `http`, `envoy`, `memory`.
     pub parts: Vec<String>,
+    /// Distinct tokens in the memory part's flood.
     pub flood: usize,
     /// Write BENCHMARKS.md and the SVG (under `out`) instead of printing the report.
     pub write: bool,
+    /// Where BENCHMARKS.md and benches/results/ are (the crate by default).
     pub out: PathBuf,
 }
 
@@ -101,17 +107,25 @@ fn main() {
 
 /// Tokens and requests made once, before any measurement.
 pub struct Fixture {
+    /// The issuer the servers under test trust.
     pub jwks: common::JwksServer,
+    /// The RS256 key the tokens are signed with.
     pub rs: tokengate::jwt::Signer,
+    /// The ES256 key.
     pub es: tokengate::jwt::Signer,
     /// Distinct RS256 tokens: misses, and the cold tenth of the mix.
     pub rs_tokens: Vec<String>,
+    /// Distinct ES256 tokens: misses.
     pub es_tokens: Vec<String>,
     /// The mix's hot set.
     pub hot_tokens: Vec<String>,
+    /// `rs_tokens` as gRPC request frames, encoded once.
     pub rs_frames: Arc<Vec<Bytes>>,
+    /// `es_tokens` as frames.
     pub es_frames: Arc<Vec<Bytes>>,
+    /// `hot_tokens` as frames.
     pub hot_frames: Arc<Vec<Bytes>>,
+    /// Where configs and logs of this run go (removed at the end).
     pub dir: PathBuf,
 }
 
@@ -216,15 +230,21 @@ async fn inprocess_costs(fx: &Fixture) -> report::InProcess {
     costs
 }
 
+/// What share of requests the cache can answer.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Scenario {
+    /// One token, over and over: every check after the first is a hit.
     Hit,
+    /// Distinct RS256 tokens: every check verifies a signature.
     MissRs,
+    /// Distinct ES256 tokens.
     MissEs,
+    /// Nine requests in ten from the hot set (cached), one a fresh RS256 token.
     Mix,
 }
 
 impl Scenario {
+    /// The scenario's name in the report.
     pub fn label(self) -> &'static str {
         match self {
             Scenario::Hit => "100% hits",
@@ -250,6 +270,7 @@ impl Scenario {
 
 /// Connections × streams: many, and Envoy-like (Envoy keeps one HTTP/2 connection per worker).
 pub const MANY: (usize, usize) = (32, 8);
+/// Two connections of many streams: a proxy with two workers.
 pub const TWO: (usize, usize) = (2, 64);
 
 /// Readies a target for a scenario: warm connections and allocator on the hit token, and the

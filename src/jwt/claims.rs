@@ -10,17 +10,24 @@ use crate::trace::Trace;
 /// What an authorizer requires of the claims.
 #[derive(Debug, Clone)]
 pub struct Rules<'a> {
+    /// `iss` must equal it.
     pub issuer: &'a str,
+    /// `aud` must hold one of these; without `aud`, `client_id` must be one.
     pub audience: &'a [String],
+    /// Cognito's `token_use`, required when set.
     pub token_use: Option<TokenUse>,
+    /// Seconds of leeway for `exp`, `nbf` and `iat`.
     pub clock_skew: f64,
 }
 
 /// The time claims, kept with a cached verdict so a hit re-checks them.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Times {
+    /// `exp`, required.
     pub exp: f64,
+    /// `nbf`, if present.
     pub nbf: Option<f64>,
+    /// `iat`, if present.
     pub iat: Option<f64>,
 }
 

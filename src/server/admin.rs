@@ -14,12 +14,16 @@ use serde::Serialize;
 use crate::metrics as m;
 use crate::state::State;
 
+/// What the admin routes read.
 #[derive(Clone)]
 pub struct Admin {
+    /// For `/readyz`: each authorizer's keys.
     pub state: Arc<State>,
+    /// For `/metrics`.
     pub metrics: PrometheusHandle,
 }
 
+/// `/metrics`, `/healthz` and `/readyz`, served from `admin`.
 pub fn router(admin: Admin) -> Router {
     Router::new()
         .route("/metrics", get(metrics))

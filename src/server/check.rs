@@ -30,6 +30,7 @@ pub struct Checker {
 }
 
 impl Checker {
+    /// A checker for `transport`, logging its denials to `log`.
     pub fn new(state: Arc<State>, log: Arc<DenyLog>, transport: Transport) -> Checker {
         Checker {
             state,

@@ -10,6 +10,7 @@ use crate::server::check::Origin;
 /// Lines logged per second before suppression starts.
 const BURST: u32 = 20;
 
+/// The denial log's per-second budget, shared by the transports.
 #[derive(Debug, Default)]
 pub struct DenyLog {
     second: AtomicU64,
@@ -18,6 +19,7 @@ pub struct DenyLog {
 }
 
 impl DenyLog {
+    /// Logs one denial, unless this second's burst is spent (then it is counted for the summary).
     pub fn denied(&self, transport: Transport, d: &Decision, from: Origin<'_>) {
         let now = crate::clock::unix_millis() / 1000;
         let seen = self.second.load(Ordering::Relaxed);

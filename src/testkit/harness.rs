@@ -19,9 +19,13 @@ use super::bearer;
 
 /// A running tokengate on loopback.
 pub struct Tokengate {
+    /// The server's live state: drive the core directly, reload, read key sets.
     pub state: Arc<State>,
+    /// The gRPC listener.
     pub grpc: SocketAddr,
+    /// The HTTP authorizer.
     pub http: SocketAddr,
+    /// The admin listener.
     pub admin: SocketAddr,
     running: Option<Running>,
 }
@@ -62,6 +66,7 @@ impl Tokengate {
         self
     }
 
+    /// A gRPC client connected to the `Check` service.
     pub async fn client(&self) -> AuthorizationClient<Channel> {
         AuthorizationClient::connect(format!("http://{}", self.grpc))
             .await
@@ -81,6 +86,7 @@ pub async fn decide(state: &State, method: &str, path: &str, headers: &[(&str, &
     decide_with(state, method, path, headers, None).await
 }
 
+/// [`decide`] with Envoy's per-route `context_extensions`.
 pub async fn decide_with(
     state: &State,
     method: &str,

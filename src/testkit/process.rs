@@ -31,6 +31,7 @@ impl Process {
         })
     }
 
+    /// The child's pid (and process group id).
     pub fn id(&self) -> u32 {
         self.child.id()
     }
