@@ -13,11 +13,18 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use prost::Message;
 use serde_json::json;
+use tokengate::decision::{Decision, Reason};
 use tokengate::gate;
 use tokengate::jwt::{Alg, compact};
+use tokengate::pb::auth::CheckRequest;
+use tokengate::pb::auth::attribute_context::Peer;
+use tokengate::pb::core::{Address, SocketAddress, address, socket_address};
 use tokengate::request::Request;
 use tokengate::route::{RouteKey, RouteTable};
+use tokengate::server::grpc::response;
+use tokengate::wire::{self, Allow, Check};
 
 /// Polls a future that never waits (a check with its keys loaded) without a runtime's cost.
 fn ready<F: Future>(f: F) -> F::Output {
@@ -93,6 +100,7 @@ fn checks(c: &mut Criterion) {
             ))
         })
     });
+    transport(c, &allowed, &rs_token);
     tokengate::metrics::install();
     c.bench_function("metrics/record_check", |b| {
         b.iter(|| {
@@ -113,6 +121,103 @@ fn checks(c: &mut Criterion) {
     }
     c.bench_function("parse/compact", |b| {
         b.iter(|| black_box(compact::parse(black_box(&rs_token)).is_ok()))
+    });
+}
+
+/// A `CheckRequest` shaped like Envoy's: addresses, eleven headers, the token.
+fn envoy_request(token: &str) -> CheckRequest {
+    let peer = |ip: &str, port: u32| Peer {
+        address: Some(Address {
+            address: Some(address::Address::SocketAddress(SocketAddress {
+                address: ip.to_owned(),
+                port_specifier: Some(socket_address::PortSpecifier::PortValue(port)),
+                ..Default::default()
+            })),
+        }),
+        ..Default::default()
+    };
+    let bearer = format!("Bearer {token}");
+    let mut req = common::check_request(
+        "GET",
+        "/users/7",
+        &[
+            (":authority", "api.example.com"),
+            (":method", "GET"),
+            (":path", "/users/7"),
+            (":scheme", "https"),
+            (
+                "user-agent",
+                "Mozilla/5.0 (X11; Linux x86_64) Chrome/130.0 Safari/537.36",
+            ),
+            ("accept", "application/json"),
+            ("accept-encoding", "gzip, deflate, br"),
+            ("x-forwarded-proto", "https"),
+            ("x-request-id", "5f0c3b8e-2a41-4f7d-9a9e-0d6c1b2e3f4a"),
+            ("x-envoy-expected-rq-timeout-ms", "15000"),
+            ("authorization", &bearer),
+        ],
+    );
+    let attributes = req.attributes.as_mut().unwrap();
+    attributes.source = Some(peer("10.0.3.17", 53422));
+    attributes.destination = Some(peer("10.0.1.5", 8443));
+    let request = attributes.request.as_mut().unwrap();
+    request.time = Some(prost_types::Timestamp {
+        seconds: 1_700_000_000,
+        nanos: 0,
+    });
+    let http = request.http.as_mut().unwrap();
+    http.id = "13954788317493524517".to_owned();
+    http.host = "api.example.com".to_owned();
+    http.scheme = "https".to_owned();
+    http.protocol = "HTTP/1.1".to_owned();
+    req
+}
+
+/// The gRPC transport's own work on a hit: the request read, the response written, through
+/// prost (today) and in place (`tokengate::wire`).
+fn transport(c: &mut Criterion, allowed: &Decision, token: &str) {
+    let request = envoy_request(token).encode_to_vec();
+    c.bench_function("wire/decode/prost", |b| {
+        b.iter(|| black_box(CheckRequest::decode(black_box(&request[..])).unwrap()))
+    });
+    c.bench_function("wire/decode/borrowed", |b| {
+        b.iter(|| black_box(Check::decode(black_box(&request[..])).unwrap()))
+    });
+    c.bench_function("wire/encode/prost", |b| {
+        b.iter(|| black_box(response(black_box(allowed)).encode_to_vec()))
+    });
+    let claims = allowed.claims.as_ref().map(|c| c.as_bytes());
+    let headers = allowed
+        .set_headers
+        .iter()
+        .map(|(k, v)| (k.as_ref(), v.as_str()));
+    let allow = Allow::new(&allowed.authorizer, headers, claims);
+    assert_eq!(
+        allow.to_bytes(
+            &allowed.remove_headers,
+            &allowed.remove_query,
+            allowed.route.as_deref()
+        ),
+        response(allowed).encode_to_vec()
+    );
+    c.bench_function("wire/encode/cached", |b| {
+        b.iter(|| {
+            let d = black_box(allowed);
+            black_box(allow.to_bytes(&d.remove_headers, &d.remove_query, d.route.as_deref()))
+        })
+    });
+    c.bench_function("wire/encode/fresh", |b| {
+        b.iter(|| black_box(wire::response::encode(black_box(allowed))))
+    });
+    let denied = Decision {
+        reason: Reason::Expired,
+        ..allowed.clone()
+    };
+    c.bench_function("wire/deny/prost", |b| {
+        b.iter(|| black_box(response(black_box(&denied)).encode_to_vec()))
+    });
+    c.bench_function("wire/deny/shared", |b| {
+        b.iter(|| black_box(wire::response::encode(black_box(&denied))))
     });
 }
 

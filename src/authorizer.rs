@@ -31,14 +31,32 @@ pub struct Authorizer {
     claim_headers: Vec<(String, Arc<str>)>,
     payload_header: Option<Arc<str>>,
     skew: f64,
+    /// `iss` must equal one of these.
+    issuers: Vec<String>,
+    /// The claims any claim rule on this authorizer or its routes names: a verdict keeps
+    /// their values.
+    rule_claims: Vec<String>,
 }
 
 impl Authorizer {
-    /// Compiles `config` over `keys`, the key set it verifies with.
-    pub fn new(config: config::Authorizer, keys: Arc<KeySet>) -> Authorizer {
+    /// `route_claims`: the claims named by the claim rules of the routes this authorizer
+    /// judges (its own rules are in `config`).
+    pub fn new(
+        config: config::Authorizer,
+        keys: Arc<KeySet>,
+        route_claims: &[String],
+    ) -> Authorizer {
+        let mut rule_claims: Vec<String> = config.claims.iter().map(|r| r.claim.clone()).collect();
+        for name in route_claims {
+            if !rule_claims.contains(name) {
+                rule_claims.push(name.clone());
+            }
+        }
         let fingerprint = {
             let mut ctx = digest::Context::new(&digest::SHA256);
             ctx.update(format!("{config:?}").as_bytes());
+            // A verdict keeps only the claims rules named when it was made.
+            ctx.update(format!("{rule_claims:?}").as_bytes());
             ctx.update(&keys.id().to_le_bytes());
             let d = ctx.finish();
             let mut out = [0; 32];
@@ -55,6 +73,11 @@ impl Authorizer {
                 .collect(),
             payload_header: config.forward_payload_header.as_deref().map(Arc::from),
             skew: config.clock_skew.as_secs_f64(),
+            issuers: match &config.pool {
+                Some(pool) => pool.issuers().to_vec(),
+                None => vec![config.issuer.clone()],
+            },
+            rule_claims,
             fingerprint,
             keys,
             config,
@@ -78,7 +101,12 @@ impl Authorizer {
 
     /// Whether `iss` names this authorizer's issuer.
     pub fn issues(&self, iss: &str) -> bool {
-        self.config.issuer == iss
+        self.issuers.iter().any(|i| i == iss)
+    }
+
+    /// The claim rules every route of this authorizer requires.
+    pub fn claim_rules(&self) -> &[config::ClaimRule] {
+        &self.config.claims
     }
 
     /// Seconds of leeway for the time claims.
@@ -88,7 +116,7 @@ impl Authorizer {
 
     fn rules(&self) -> Rules<'_> {
         Rules {
-            issuer: &self.config.issuer,
+            issuers: &self.issuers,
             audience: &self.config.audience,
             token_use: self.config.token_use,
             clock_skew: self.skew,
@@ -149,9 +177,14 @@ impl Authorizer {
         });
         let payload = payload?;
         let times = claims::check(&payload, &self.rules(), now, trace)?;
-        let scopes = claims::scopes(&payload);
         let headers = self.headers_for(&payload, parts.payload);
-        Ok(Verified::new(times, scopes, headers, &payload, key))
+        Ok(Verified::new(
+            times,
+            &payload,
+            headers,
+            &self.rule_claims,
+            key,
+        ))
     }
 
     /// The upstream headers a verified token sets: claim headers, then the payload header.

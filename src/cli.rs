@@ -4,18 +4,19 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
 
 use crate::config::{self, Config};
+use crate::log::LogFormat;
 use crate::{dev, explain, jwks, server, signal};
 
+/// The parsed command line.
 #[derive(Debug, Parser)]
 #[command(
     name = "tokengate",
     version,
     about = "A JWT authorizer for Envoy ext_authz and nginx auth_request"
 )]
-/// The parsed command line.
 pub struct Cli {
     /// Log line format on stderr (level from RUST_LOG, default info).
     #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
@@ -23,15 +24,6 @@ pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
-}
-
-/// How log lines are written: `text` for people, `json` (one object per line) for collectors.
-// Doc comments on the variants would become clap's possible-value help and change `--help`.
-#[allow(missing_docs)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
-    Text,
-    Json,
 }
 
 /// The subcommands.
@@ -66,6 +58,48 @@ pub enum Command {
         /// The token, with or without `Bearer `.
         token: String,
     },
+    /// Write a tokengate config from an AWS SAM/CloudFormation template or an OpenAPI export.
+    Import(ImportArgs),
+}
+
+/// `tokengate import`'s arguments.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The template (YAML or JSON) or the API Gateway OpenAPI/Swagger export.
+    pub file: PathBuf,
+    /// The logical id of the API to import, when the template has several.
+    #[arg(long, value_name = "ID")]
+    pub api: Option<String>,
+    /// A template parameter, `Resource.Attribute`, `AWS::Region`/`AWS::AccountId` or an
+    /// export's name, with its value.
+    #[arg(long = "parameter", value_name = "NAME=VALUE", value_parser = parameter)]
+    pub parameters: Vec<(String, String)>,
+    /// Print the config even when some routes cannot be carried over: they become deny routes.
+    #[arg(long)]
+    pub partial: bool,
+    /// Import an API that has a resource policy, without it.
+    #[arg(long)]
+    pub ignore_resource_policy: bool,
+}
+
+impl ImportArgs {
+    /// What the import reads, as its library takes it.
+    pub fn options(self) -> crate::import::Options {
+        crate::import::Options {
+            file: self.file,
+            api: self.api,
+            parameters: self.parameters,
+            partial: self.partial,
+            ignore_resource_policy: self.ignore_resource_policy,
+        }
+    }
+}
+
+fn parameter(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
+        _ => Err(format!("`{s}` is not NAME=VALUE")),
+    }
 }
 
 /// `verify`'s exit code for a usage or config error (0 is allowed, 1 denied).
@@ -83,20 +117,8 @@ impl Cli {
                 token,
             } => verify(config.as_deref(), dev, &route, &token),
             Command::Serve { config, dev } => serve(config.as_deref(), dev),
+            Command::Import(args) => crate::import::run(&args.options()),
         }
-    }
-}
-
-/// Logs go to stderr, at the level `RUST_LOG` sets (default `info`).
-pub fn init_tracing(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().init(),
     }
 }
 
@@ -136,6 +158,9 @@ fn check_config(path: &Path) -> ExitCode {
     match Config::load(path) {
         Ok(config) => {
             print!("{}", config::summary(&config));
+            for warning in config::warnings(&config) {
+                println!("warning: {warning}");
+            }
             println!("{}: OK", path.display());
             ExitCode::SUCCESS
         }
@@ -152,7 +177,7 @@ fn verify(path: Option<&Path>, dev: bool, route: &str, token: &str) -> ExitCode 
         ExitCode::from(USAGE)
     };
     let config = match (dev, path) {
-        (true, _) => dev::config(&dev::issuer_url()),
+        (true, _) => dev::config(&dev::issuer_url(), None),
         (false, Some(p)) => Config::load(p),
         (false, None) => return usage("--config FILE or --dev is required"),
     };

@@ -11,15 +11,17 @@ mod yaml;
 
 use std::fmt;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use marked_yaml::LoaderOptions;
 
 use crate::jwt::{Alg, IdentitySource, TokenUse};
+pub use crate::limits::Limits;
 pub use crate::request::checks::Paths;
 use crate::route::RouteKey;
-pub use summary::summary;
+pub use read::parse_pool;
+pub use summary::{summary, warnings};
 
 /// One thing wrong with a config file.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -83,8 +85,33 @@ pub struct Config {
     pub cache: Cache,
     /// In file order.
     pub authorizers: Vec<Authorizer>,
+    /// Revoked tokens, when a `revocation` file is configured.
+    pub revocation: Option<Revocation>,
     /// In file order; `$default` has no parsed key.
     pub routes: Vec<Route>,
+    /// What one client may hold of a listener (applied at start; a reload keeps the running
+    /// listeners' limits).
+    pub limits: Limits,
+    /// Browsers: preflights and readable denials; `None` changes nothing.
+    pub cors: Option<Cors>,
+}
+
+/// The `cors` block.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Cors {
+    /// Exact origins (`https://app.example.com`), or `*` alone (never with credentials).
+    pub allow_origins: Vec<String>,
+    /// Whether denials tell the browser it may send credentials (`Access-Control-Allow-Credentials`).
+    pub allow_credentials: bool,
+    /// Response headers a script may read on a denial. Defaults to `[www-authenticate]`.
+    pub expose_headers: Vec<String>,
+}
+
+impl Cors {
+    /// `allow_origins: ["*"]`.
+    pub fn any_origin(&self) -> bool {
+        self.allow_origins.iter().any(|o| o == "*")
+    }
 }
 
 /// Where the three listeners bind (`listen`).
@@ -148,12 +175,14 @@ pub struct Cache {
 pub struct Authorizer {
     /// The key under `authorizers`: used by routes, logs and metric labels.
     pub name: String,
-    /// Compared with `iss` exactly.
+    /// Compared with `iss` exactly (for a user pool, its "original" issuer form).
     pub issuer: String,
-    /// Never empty.
-    pub audience: Vec<String>,
-    /// `None`: OIDC discovery, else `issuer/.well-known/jwks.json`.
-    pub jwks_uri: Option<String>,
+    /// Set when the authorizer names a Cognito user pool: `iss` may be either of its forms.
+    pub pool: Option<UserPool>,
+    /// Which clients a token must be for.
+    pub audience: Audience,
+    /// Where the keys come from.
+    pub jwks: Jwks,
     /// Where the token is looked for, first present wins. Defaults to the `Authorization` header.
     pub identity_source: Vec<IdentitySource>,
     /// Defaults to every asymmetric algorithm tokengate supports.
@@ -170,6 +199,78 @@ pub struct Authorizer {
     pub forward_payload_header: Option<String>,
     /// Whether the token's header is removed before the request goes upstream.
     pub strip_token: bool,
+    /// Claim rules every route of this authorizer requires.
+    pub claims: Vec<ClaimRule>,
+}
+
+impl Authorizer {
+    /// Whether `iss` names this authorizer's issuer (either form, for a user pool).
+    pub fn accepts_issuer(&self, iss: &str) -> bool {
+        match &self.pool {
+            Some(pool) => pool.issuers().iter().any(|i| i == iss),
+            None => self.issuer == iss,
+        }
+    }
+}
+
+/// Whose tokens an authorizer takes.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Audience {
+    /// `aud` must hold one, or, without `aud`, `client_id` must be one. Never empty.
+    Clients(Vec<String>),
+    /// Any app client of the user pool (`any_app_client: true`): API Gateway's REST Cognito
+    /// authorizer rule. Only with `user_pool`.
+    AnyAppClient,
+}
+
+/// Where an authorizer's keys come from.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Jwks {
+    /// OIDC discovery from the issuer, else `issuer/.well-known/jwks.json`.
+    Discover,
+    /// This JWK Set URL.
+    Url(String),
+    /// A local JWK Set file (`jwks_file`).
+    File(PathBuf),
+}
+
+/// A Cognito user pool, as the console, SAM and CloudFormation name it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct UserPool {
+    /// `eu-west-3`.
+    pub region: String,
+    /// `eu-west-3_e5ONyZIM4`.
+    pub id: String,
+    /// `amazonaws.com`, or `amazonaws.com.cn` in the China partition.
+    pub domain: String,
+}
+
+impl UserPool {
+    /// Cognito's two issuer forms: "original" (`cognito-idp.…`) and "updated"
+    /// (`issuer-cognito-idp.…`).
+    pub fn issuers(&self) -> [String; 2] {
+        let (region, domain, id) = (&self.region, &self.domain, &self.id);
+        [
+            format!("https://cognito-idp.{region}.{domain}/{id}"),
+            format!("https://issuer-cognito-idp.{region}.{domain}/{id}"),
+        ]
+    }
+
+    /// The pool's JWK Set.
+    pub fn jwks_url(&self) -> String {
+        let (region, domain, id) = (&self.region, &self.domain, &self.id);
+        format!("https://cognito-idp.{region}.{domain}/{id}/.well-known/jwks.json")
+    }
+}
+
+/// A claim and the values it may take: met when the claim (a string, or an array with a string
+/// element) equals one of them.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ClaimRule {
+    /// The claim's name, as in the payload (`cognito:groups`).
+    pub claim: String,
+    /// Never empty.
+    pub values: Vec<String>,
 }
 
 /// One entry of `routes`.
@@ -188,13 +289,28 @@ pub struct Route {
 pub enum Rule {
     /// No token needed.
     Public,
+    /// Always denied (403, `no_route`).
+    Deny,
     /// A valid token from one of the authorizers, holding one of the scopes.
     Protected {
         /// One or more authorizer names; with several, `iss` picks.
         authorizers: Vec<String>,
         /// Any one of these is enough; empty requires none.
         scopes: Vec<String>,
+        /// Claim rules added to the authorizer's.
+        claims: Vec<ClaimRule>,
     },
+}
+
+/// A list of revoked tokens (`revocation`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Revocation {
+    /// The file the list is read from.
+    pub file: PathBuf,
+    /// How often the file's modification time and size are checked. Defaults to 10 s.
+    pub refresh: Duration,
+    /// The list as read when the config was loaded.
+    pub list: std::sync::Arc<crate::revocation::List>,
 }
 
 /// Where the gRPC listener binds unless configured.

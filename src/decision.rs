@@ -16,6 +16,8 @@ pub enum Reason {
     Verified,
     /// The route is public: no token is looked at.
     Public,
+    /// A CORS preflight, with `cors` configured: no token is looked at.
+    Preflight,
     /// No identity source held a token.
     MissingToken,
     /// Not a well-formed compact JWS, or a claim of the wrong type or missing where required.
@@ -36,8 +38,12 @@ pub enum Reason {
     NotYetValid,
     /// Cognito's `token_use` is not the configured one.
     WrongTokenUse,
+    /// A claim of the token (`jti`, `origin_jti`, `sub`) is on the revocation list.
+    Revoked,
     /// The token holds none of the route's scopes.
     InsufficientScope,
+    /// The token does not meet the authorizer's or the route's claim rules.
+    InsufficientClaims,
     /// No route matched and there is no `$default`.
     NoRoute,
     /// The authorizer has never loaded keys from its issuer.
@@ -46,10 +52,11 @@ pub enum Reason {
 
 impl Reason {
     /// Every reason, for tests and for pre-registering metric series.
-    pub const ALL: [Reason; 16] = [
+    pub const ALL: [Reason; 19] = [
         Reason::BadRequest,
         Reason::Verified,
         Reason::Public,
+        Reason::Preflight,
         Reason::MissingToken,
         Reason::Malformed,
         Reason::AlgNotAllowed,
@@ -60,7 +67,9 @@ impl Reason {
         Reason::Expired,
         Reason::NotYetValid,
         Reason::WrongTokenUse,
+        Reason::Revoked,
         Reason::InsufficientScope,
+        Reason::InsufficientClaims,
         Reason::NoRoute,
         Reason::KeysUnavailable,
     ];
@@ -71,6 +80,7 @@ impl Reason {
             Reason::BadRequest => "bad_request",
             Reason::Verified => "verified",
             Reason::Public => "public",
+            Reason::Preflight => "preflight",
             Reason::MissingToken => "missing_token",
             Reason::Malformed => "malformed",
             Reason::AlgNotAllowed => "alg_not_allowed",
@@ -81,7 +91,9 @@ impl Reason {
             Reason::Expired => "expired",
             Reason::NotYetValid => "not_yet_valid",
             Reason::WrongTokenUse => "wrong_token_use",
+            Reason::Revoked => "revoked",
             Reason::InsufficientScope => "insufficient_scope",
+            Reason::InsufficientClaims => "insufficient_claims",
             Reason::NoRoute => "no_route",
             Reason::KeysUnavailable => "keys_unavailable",
         }
@@ -89,14 +101,14 @@ impl Reason {
 
     /// Whether the request goes through (verified, or a public route).
     pub fn is_allow(self) -> bool {
-        matches!(self, Reason::Verified | Reason::Public)
+        matches!(self, Reason::Verified | Reason::Public | Reason::Preflight)
     }
 
     /// The one place a reason becomes a status code, body and challenge.
     pub fn wire(self) -> Wire {
         use Challenge::*;
         let (http_status, grpc_code, body, challenge) = match self {
-            Reason::Verified | Reason::Public => (200, GRPC_OK, "", None),
+            Reason::Verified | Reason::Public | Reason::Preflight => (200, GRPC_OK, "", None),
             Reason::BadRequest => (400, GRPC_INVALID_ARGUMENT, BAD_REQUEST, None),
             Reason::MissingToken => (401, GRPC_UNAUTHENTICATED, UNAUTHORIZED, Bearer),
             Reason::Malformed
@@ -107,11 +119,14 @@ impl Reason {
             | Reason::WrongAudience
             | Reason::Expired
             | Reason::NotYetValid
-            | Reason::WrongTokenUse => (401, GRPC_UNAUTHENTICATED, UNAUTHORIZED, InvalidToken),
+            | Reason::WrongTokenUse
+            | Reason::Revoked => (401, GRPC_UNAUTHENTICATED, UNAUTHORIZED, InvalidToken),
             Reason::InsufficientScope => {
                 (403, GRPC_PERMISSION_DENIED, FORBIDDEN, InsufficientScope)
             }
-            Reason::NoRoute => (403, GRPC_PERMISSION_DENIED, FORBIDDEN, None),
+            Reason::InsufficientClaims | Reason::NoRoute => {
+                (403, GRPC_PERMISSION_DENIED, FORBIDDEN, None)
+            }
             Reason::KeysUnavailable => (503, GRPC_UNAVAILABLE, UNAVAILABLE, None),
         };
         Wire {
@@ -199,6 +214,8 @@ pub struct Decision {
     pub remove_query: Vec<Arc<str>>,
     /// The verified claims, on allow through an authorizer.
     pub claims: Option<Claims>,
+    /// The CORS headers of a denial (`cors` configured), after the body's and the challenge.
+    pub cors: Vec<(&'static str, String)>,
 }
 
 /// Verified claims, kept as the encoded `google.protobuf.Struct` that gRPC's `dynamic_metadata`
@@ -215,6 +232,11 @@ impl Claims {
             .map(|(k, v)| (k.clone(), to_protobuf(v)))
             .collect();
         Claims(prost::Message::encode_to_vec(&prost_types::Struct { fields }).into_boxed_slice())
+    }
+
+    /// The encoded `Struct`, as `dynamic_metadata` carries it under `claims`.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
     }
 
     /// The claims as a `Struct`; `None` only if the bytes were not made by [`Claims::new`].
@@ -260,12 +282,13 @@ impl Decision {
     }
 
     /// The headers a denial carries to the client, on every transport: the JSON body's
-    /// content type and the challenge.
+    /// content type, the challenge, and the CORS headers.
     pub fn denial_headers(&self) -> Vec<(&'static str, String)> {
         let mut out = vec![("content-type", "application/json".to_owned())];
         if let Some(challenge) = self.challenge() {
             out.push(("www-authenticate", challenge));
         }
+        out.extend(self.cors.iter().cloned());
         out
     }
 }
@@ -299,6 +322,15 @@ mod tests {
             Some(r#"Bearer error="insufficient_scope", scope="a b/c""#)
         );
         let w = Reason::NoRoute.wire();
+        assert_eq!((w.http_status, w.grpc_code, w.body), (403, 7, FORBIDDEN));
+        assert_eq!(w.challenge.header(&[]), None);
+        let w = Reason::Revoked.wire();
+        assert_eq!((w.http_status, w.grpc_code), (401, 16));
+        assert_eq!(
+            w.challenge.header(&[]).as_deref(),
+            Some(r#"Bearer error="invalid_token""#)
+        );
+        let w = Reason::InsufficientClaims.wire();
         assert_eq!((w.http_status, w.grpc_code, w.body), (403, 7, FORBIDDEN));
         assert_eq!(w.challenge.header(&[]), None);
         let w = Reason::BadRequest.wire();

@@ -1,6 +1,7 @@
 //! `serve --dev`: a development OIDC issuer on the admin listener, and an authorizer that
 //! trusts it, so tokengate can be tried with no identity provider. Never on without `--dev`.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use base64::Engine;
@@ -13,8 +14,14 @@ use crate::server::{self, dev_issuer};
 use crate::signal;
 pub use dev_issuer::{CLIENT_ID, Issuer};
 
-/// The routes and authorizer `--dev` runs with.
-pub fn config(issuer: &str) -> Result<Config, config::Error> {
+/// The routes and authorizer `--dev` runs with; `revoked` is its revocation list file.
+pub fn config(issuer: &str, revoked: Option<&Path>) -> Result<Config, config::Error> {
+    let revocation = revoked.map_or_else(String::new, |file| {
+        format!(
+            "revocation: {{file: {:?}, refresh: 1s}}\n",
+            file.display().to_string()
+        )
+    });
     Config::parse(&format!(
         r#"
 authorizers:
@@ -22,10 +29,11 @@ authorizers:
     issuer: "{issuer}"
     audience: [{CLIENT_ID}]
     token_use: access
-    claims_to_headers: {{sub: x-user-id, scope: x-user-scopes}}
-routes:
+    claims_to_headers: {{sub: x-user-id, scope: x-user-scopes, "cognito:groups": x-user-groups}}
+{revocation}routes:
   "GET /health": {{public: true}}
   "ANY /admin/{{proxy+}}": {{authorizer: dev, scopes: [admin]}}
+  "ANY /ops/{{proxy+}}": {{authorizer: dev, claims: {{"cognito:groups": [ops]}}}}
   "$default": {{authorizer: dev}}
 "#
     ))
@@ -47,7 +55,14 @@ pub async fn serve() -> anyhow::Result<()> {
         signer: Signer::generate(Alg::RS256, "dev-key-1")
             .map_err(|_| anyhow::anyhow!("cannot generate the development key"))?,
     });
-    let config = config(&url)?;
+    let dir = std::env::temp_dir().join(format!("tokengate-dev-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let revoked = dir.join("revoked.txt");
+    std::fs::write(
+        &revoked,
+        "# jti, origin_jti or sub values, one `KIND VALUE` a line\n",
+    )?;
+    let config = config(&url, Some(&revoked))?;
     let opts = server::Options {
         extra_admin: Some(dev_issuer::router(issuer.clone())),
         ..server::Options::new(crate::metrics::install())
@@ -57,8 +72,13 @@ pub async fn serve() -> anyhow::Result<()> {
     tracing::warn!(
         "development mode: tokens from the built-in issuer are trusted; never use this in production"
     );
-    println!("{}", instructions(&issuer, a.http, a.grpc, a.admin));
-    running.run_until(signal::shutdown()).await?;
+    println!(
+        "{}",
+        instructions(&issuer, a.http, a.grpc, a.admin, &revoked)
+    );
+    let served = running.run_until(signal::shutdown()).await;
+    let _ = std::fs::remove_dir_all(&dir);
+    served?;
     Ok(())
 }
 
@@ -68,25 +88,46 @@ pub fn instructions(
     http: std::net::SocketAddr,
     grpc: std::net::SocketAddr,
     admin: std::net::SocketAddr,
+    revoked: &Path,
 ) -> String {
     let secret = &issuer.secret;
     let url = &issuer.url;
+    let revoked = revoked.display();
+    let token = |params: &str| {
+        format!(
+            "$(curl -s -u {CLIENT_ID}:{secret} -d grant_type=client_credentials {params} \
+             {url}/oauth2/token | sed -E 's/.*\"access_token\":\"([^\"]+)\".*/\\1/')"
+        )
+    };
+    let (read, admin_token, ops) = (
+        token("-d scope=read"),
+        token("-d scope=admin"),
+        token("-d scope=read -d groups=ops"),
+    );
     format!(
         r#"tokengate --dev: development issuer {url} (client_id {CLIENT_ID}, client_secret {secret})
   HTTP authorizer http://{http}   gRPC ext_authz {grpc}   admin http://{admin}/metrics
-Routes: GET /health is public; ANY /admin/{{proxy+}} needs scope admin; everything else needs a token.
+Routes: GET /health is public; ANY /admin/{{proxy+}} needs scope admin; ANY /ops/{{proxy+}} needs group ops; everything else needs a token.
 
 # 1. No token: 401 {{"message":"Unauthorized"}}
 curl -i http://{http}/hello
 # 2. Get a token (client-credentials grant, scope read)
-TOKEN=$(curl -s -u {CLIENT_ID}:{secret} -d grant_type=client_credentials -d scope=read {url}/oauth2/token | sed -E 's/.*"access_token":"([^"]+)".*/\1/')
+TOKEN={read}
 # 3. With the token: 200, and x-user-id for the upstream
 curl -i -H "Authorization: Bearer $TOKEN" http://{http}/hello
 # 4. Without the admin scope: 403 {{"message":"Forbidden"}}
 curl -i -H "Authorization: Bearer $TOKEN" http://{http}/admin/users
 # 5. A token with scope admin: 200
-ADMIN=$(curl -s -u {CLIENT_ID}:{secret} -d grant_type=client_credentials -d scope=admin {url}/oauth2/token | sed -E 's/.*"access_token":"([^"]+)".*/\1/')
+ADMIN={admin_token}
 curl -i -H "Authorization: Bearer $ADMIN" http://{http}/admin/users
+# 6. Group rules (Cognito's cognito:groups): without group ops 403, with it 200
+curl -i -H "Authorization: Bearer $TOKEN" http://{http}/ops/deploy
+OPS={ops}
+curl -i -H "Authorization: Bearer $OPS" http://{http}/ops/deploy
+# 7. Revoke the read token: its jti into the revocation file, read within a second: 401
+JTI=$(echo "$TOKEN" | cut -d. -f2 | tr '_-' '/+' | base64 -d 2>/dev/null | grep -o '"jti":"[^"]*"' | cut -d'"' -f4)
+echo "jti $JTI" >> {revoked}
+sleep 2; curl -i -H "Authorization: Bearer $TOKEN" http://{http}/hello
 "#
     )
 }

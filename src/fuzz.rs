@@ -3,7 +3,8 @@
 //!
 //! Each function takes the fuzzer's bytes, must never panic, and asserts what must hold whatever
 //! the input: nothing the fuzzer writes verifies, a route selected for a request matches it, and
-//! every config error points into the file.
+//! every config error points into the file, every import error too, and every imported config
+//! is YAML.
 
 // The functions assert what must hold: a panic is the finding, not a bug to document.
 #![allow(clippy::missing_panics_doc)]
@@ -11,7 +12,8 @@
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock};
 
-use crate::config::{self, Config};
+use crate::config::{self, Audience, Config};
+use crate::import;
 use crate::jwks::Key;
 use crate::jwt::claims::{self, Rules};
 use crate::jwt::extract::{self, IdentitySource};
@@ -69,9 +71,10 @@ pub fn token(data: &[u8]) {
             }
         }
         if let Ok(claims) = compact::payload(parsed.payload) {
-            let audience = ["api".to_owned()];
+            let audience = Audience::Clients(vec!["api".to_owned()]);
+            let issuers = ["https://issuer.example".to_owned()];
             let rules = Rules {
-                issuer: "https://issuer.example",
+                issuers: &issuers,
                 audience: &audience,
                 token_use: Some(TokenUse::Access),
                 clock_skew: 60.0,
@@ -178,5 +181,165 @@ pub fn config(data: &[u8]) {
             }
         }
         Err(config::Error::Read { .. }) => {}
+    }
+}
+
+/// The importer on arbitrary text: the template reader, intrinsic resolution and every reader,
+/// with and without `--partial`. Included files point into a directory that does not exist.
+pub fn import(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let parameters = [
+        ("AWS::Region", "eu-west-3"),
+        ("AWS::AccountId", "111122223333"),
+        (
+            "PoolArn",
+            "arn:aws:cognito-idp:eu-west-3:111122223333:userpool/eu-west-3_Fuzz00001",
+        ),
+        (
+            "UserPool.Arn",
+            "arn:aws:cognito-idp:eu-west-3:111122223333:userpool/eu-west-3_Fuzz00002",
+        ),
+        ("UserPoolId", "eu-west-3_Fuzz00001"),
+        ("ClientId", "fuzzclient"),
+    ];
+    for partial in [false, true] {
+        let opts = import::Options {
+            file: "/nonexistent-tokengate-fuzz/template.yaml".into(),
+            api: None,
+            parameters: parameters
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+            partial,
+            ignore_resource_policy: partial,
+        };
+        match import::import_text(&opts, text) {
+            Ok(imported) => {
+                if let Err(e) = marked_yaml::parse_yaml(0, &imported.config) {
+                    panic!("an imported config is not YAML: {e}\n{}", imported.config);
+                }
+            }
+            Err(import::Error::Invalid(problems)) => {
+                assert!(!problems.is_empty(), "a failed import names no problem");
+                for p in &problems {
+                    assert!(
+                        p.place.line.is_some(),
+                        "an import problem without a line: {p}"
+                    );
+                }
+            }
+            Err(import::Error::Read { .. }) => {}
+        }
+    }
+}
+
+/// A serialized `CheckRequest`: the in-place reader never panics, and whenever prost can decode
+/// the bytes, the reader reads them too and agrees with prost on every field it reads, and
+/// gives each header the value the prost-based transport gave it.
+pub fn check_request(data: &[u8]) {
+    use crate::wire::Check;
+    let ours = Check::decode(data);
+    if let Ok(c) = &ours {
+        for h in c.headers() {
+            let _ = (c.header(h.name), h.text());
+        }
+    }
+    let Ok(theirs) = <crate::pb::auth::CheckRequest as prost::Message>::decode(data) else {
+        return;
+    };
+    let ours = match ours {
+        Ok(c) => c,
+        // prost's own leniency, not a disagreement on a well-formed request.
+        Err(e) if e.is_map_wire_type() => return,
+        Err(e) => panic!("prost reads what the wire reader refuses: {e}"),
+    };
+    agree(&ours, &theirs);
+}
+
+fn agree(ours: &crate::wire::Check<'_>, theirs: &crate::pb::auth::CheckRequest) {
+    let attributes = theirs.attributes.clone().unwrap_or_default();
+    let http = attributes.request.as_ref().and_then(|r| r.http.as_ref());
+    assert_eq!(ours.method, http.map_or("", |h| h.method.as_str()));
+    assert_eq!(ours.path, http.map_or("", |h| h.path.as_str()));
+    let client = attributes
+        .source
+        .as_ref()
+        .and_then(|p| p.address.as_ref())
+        .and_then(|a| a.address.as_ref())
+        .and_then(|a| match a {
+            crate::pb::core::address::Address::SocketAddress(s) => Some(s.address.as_str()),
+            _ => None,
+        });
+    assert_eq!(ours.client, client);
+    let context: HashMap<String, String> = ours
+        .context_entries()
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    assert_eq!(context, attributes.context_extensions);
+    for (k, v) in &attributes.context_extensions {
+        assert_eq!(ours.context(k), Some(v.as_str()));
+    }
+    let Some(http) = http else {
+        assert!(ours.headers().is_empty());
+        return;
+    };
+    // What the prost-based transport handed the gate: the map, or `header_map` lower-cased.
+    let expected: HashMap<String, String> = match &http.header_map {
+        Some(map) if http.headers.is_empty() => {
+            let sent: Vec<(&[u8], &[u8])> = map
+                .headers
+                .iter()
+                .map(|h| {
+                    let value = if h.raw_value.is_empty() {
+                        h.value.as_bytes()
+                    } else {
+                        &h.raw_value
+                    };
+                    (h.key.as_bytes(), value)
+                })
+                .collect();
+            let read: Vec<(&[u8], &[u8])> = ours
+                .headers()
+                .iter()
+                .map(|h| (h.name.as_bytes(), h.value))
+                .collect();
+            assert_eq!(read, sent, "header_map entries, in order");
+            map.headers
+                .iter()
+                .map(|h| {
+                    let value = String::from_utf8(if h.raw_value.is_empty() {
+                        h.value.clone().into_bytes()
+                    } else {
+                        h.raw_value.clone()
+                    })
+                    .unwrap_or_else(|_| crate::request::NOT_UTF8.to_owned());
+                    (h.key.to_ascii_lowercase(), value)
+                })
+                .collect()
+        }
+        _ => {
+            let read: HashMap<&str, &[u8]> =
+                ours.headers().iter().map(|h| (h.name, h.value)).collect();
+            let sent: HashMap<&str, &[u8]> = http
+                .headers
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_bytes()))
+                .collect();
+            assert_eq!(read, sent, "headers map, last entry per key");
+            http.headers.clone()
+        }
+    };
+    for (name, value) in &expected {
+        assert_eq!(ours.header(name), Some(value.as_str()), "header {name}");
+    }
+    for name in ["authorization", "cookie", "x-absent"] {
+        assert_eq!(
+            ours.header(name),
+            expected.get(name).map(String::as_str),
+            "header {name}"
+        );
     }
 }

@@ -6,9 +6,11 @@
 use std::sync::Arc;
 
 use crate::authorizer::Authorizer;
+use crate::config::ClaimRule;
+use crate::cors;
 use crate::decision::{Decision, NO_AUTHORIZER, Reason};
 use crate::jwt::extract::{self, IdentitySource};
-use crate::jwt::{claims, compact};
+use crate::jwt::{claims, compact, rules};
 use crate::request::{self, Extensions, Header, Headers, Request, checks};
 use crate::state::{Snapshot, Target};
 use crate::trace::{NoTrace, Trace};
@@ -43,6 +45,18 @@ pub async fn check_traced<T: Trace + Send>(
     if path != sent {
         trace.record("request", true, || format!("{sent} is read as {path}"));
     }
+    if snap.config.cors.is_some() && cors::is_preflight(req.method, req.headers) {
+        trace.record("preflight", true, || {
+            "a CORS preflight passes without a token (cors is configured)".into()
+        });
+        let base = Outcome {
+            snap,
+            route: None,
+            path: &path,
+            headers: req.headers,
+        };
+        return base.finish(Reason::Preflight, NO_AUTHORIZER.into(), None, None);
+    }
     let (route, target) = select(snap, req.method, &path, req.context);
     trace.record("route", target.is_some(), || match &route {
         Some(key) => format!("{} {path} matches route \"{key}\"", req.method),
@@ -59,6 +73,10 @@ pub async fn check_traced<T: Trace + Send>(
     };
     match target {
         None => base.deny(Reason::NoRoute, NO_AUTHORIZER.into()),
+        Some(Target::Deny) => {
+            trace.record("deny", false, || "the route is `deny: true`".into());
+            base.deny(Reason::NoRoute, NO_AUTHORIZER.into())
+        }
         Some(Target::Public) => {
             trace.record("public", true, || {
                 "the route is public: no token needed".into()
@@ -68,10 +86,12 @@ pub async fn check_traced<T: Trace + Send>(
         Some(Target::Protected {
             authorizers,
             scopes,
+            claims,
         }) => {
             let ask = Ask {
                 authorizers: &authorizers,
                 scopes: &scopes,
+                claims: &claims,
                 req,
                 query,
             };
@@ -95,6 +115,7 @@ pub fn refuse(snap: &Snapshot, headers: &dyn Headers, reason: Reason) -> Decisio
 struct Ask<'a> {
     authorizers: &'a [Arc<Authorizer>],
     scopes: &'a Arc<[String]>,
+    claims: &'a [ClaimRule],
     req: &'a Request<'a>,
     query: Option<&'a str>,
 }
@@ -123,20 +144,27 @@ fn select(
                 let target = Target::Protected {
                     authorizers: Arc::from([a.clone()]),
                     scopes: ext_scopes().unwrap_or_else(|| Arc::from([])),
+                    claims: Arc::from([]),
                 };
                 (route, Some(target))
             }
-            None => {
-                tracing::error!(authorizer = %name, "context_extensions name an authorizer that is not configured");
-                (route, None)
-            }
+            // Logged, rate-limited, by the pipeline: any client can repeat it.
+            None => (route, None),
         },
         None => match (matched, ext_scopes()) {
-            (Some(Target::Protected { authorizers, .. }), Some(scopes)) => (
+            (
+                Some(Target::Protected {
+                    authorizers,
+                    claims,
+                    ..
+                }),
+                Some(scopes),
+            ) => (
                 route,
                 Some(Target::Protected {
                     authorizers,
                     scopes,
+                    claims,
                 }),
             ),
             (matched, _) => (route, matched),
@@ -208,6 +236,22 @@ async fn judge<T: Trace + Send>(
             Err(reason) => return out.deny(reason, name),
         },
     };
+    if let Some(watch) = &out.snap.revocation {
+        let revoked = watch.list().revokes(&verified.revocation);
+        trace.record("revocation", !revoked, || {
+            if revoked {
+                format!("jti, origin_jti or sub is on {}", watch.path().display())
+            } else {
+                format!(
+                    "neither jti, origin_jti nor sub is on {}",
+                    watch.path().display()
+                )
+            }
+        });
+        if revoked {
+            return out.deny(Reason::Revoked, name);
+        }
+    }
     let scoped = claims::has_any_joined_scope(&verified.scopes, scopes);
     trace.record("scopes", scoped, || {
         if scopes.is_empty() {
@@ -229,6 +273,34 @@ async fn judge<T: Trace + Send>(
             scopes: scopes.clone(),
             ..out.deny(Reason::InsufficientScope, name)
         };
+    }
+    let unmet = rules::first_unmet(authorizer.claim_rules(), &verified.held)
+        .or_else(|| rules::first_unmet(ask.claims, &verified.held));
+    if !authorizer.claim_rules().is_empty() || !ask.claims.is_empty() || unmet.is_some() {
+        trace.record("claims", unmet.is_none(), || match unmet {
+            Some(rule) => {
+                let held: Vec<String> = verified
+                    .held
+                    .get(&rule.claim)
+                    .iter()
+                    .map(|v| format!("{v:?}"))
+                    .collect();
+                format!(
+                    "claim {:?} must hold one of [{}]; the token holds {}",
+                    rule.claim,
+                    rule.values.join(", "),
+                    if held.is_empty() {
+                        "no string value".to_owned()
+                    } else {
+                        format!("[{}]", held.join(", "))
+                    }
+                )
+            }
+            None => "every claim rule is met".into(),
+        });
+    }
+    if unmet.is_some() {
+        return out.deny(Reason::InsufficientClaims, name);
     }
     let stripped = authorizer.strips_token().then_some(source);
     out.finish(Reason::Verified, name, Some(&verified), stripped)
@@ -287,6 +359,10 @@ impl Outcome<'_> {
             // Removing the whole Cookie header would drop unrelated cookies.
             Some(IdentitySource::Cookie(_)) | None => {}
         }
+        let cors = match &self.snap.config.cors {
+            Some(policy) if !reason.is_allow() => cors::denial_headers(policy, self.headers),
+            _ => Vec::new(),
+        };
         Decision {
             reason,
             authorizer,
@@ -297,6 +373,7 @@ impl Outcome<'_> {
             remove_headers: remove,
             remove_query,
             claims: verified.map(|v| v.claims.clone()),
+            cors,
         }
     }
 }

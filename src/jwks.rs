@@ -20,6 +20,7 @@ pub use fetch::{FetchError, Fetcher};
 pub use key::Key;
 pub use refresh::{MISS_WAIT, REFETCH_INTERVAL};
 
+use crate::config::Jwks;
 use crate::jwt::Alg;
 use store::Store;
 
@@ -28,8 +29,8 @@ use store::Store;
 pub struct Source {
     /// The authorizer's `issuer`.
     pub issuer: String,
-    /// The configured JWKS URL; `None` discovers it from the issuer.
-    pub jwks_uri: Option<String>,
+    /// Where the keys come from: discovery, a URL or a file.
+    pub jwks: Jwks,
     /// How often the set is fetched again.
     pub refresh: Duration,
 }
@@ -37,7 +38,7 @@ pub struct Source {
 impl Source {
     /// Same issuer and JWKS location, whatever the refresh period.
     pub fn same_place(&self, other: &Source) -> bool {
-        self.issuer == other.issuer && self.jwks_uri == other.jwks_uri
+        self.issuer == other.issuer && self.jwks == other.jwks
     }
 }
 

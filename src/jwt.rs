@@ -4,6 +4,7 @@
 pub mod claims;
 pub mod compact;
 pub mod extract;
+pub mod rules;
 pub mod signer;
 
 use std::fmt;

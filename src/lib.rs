@@ -10,8 +10,10 @@
 //!   is a [`decision::Decision`]; each step is reported to a [`trace::Trace`].
 //! - [`server`] starts the gRPC, HTTP-authorizer and admin listeners; each front end turns its
 //!   request into a [`request::Request`] and the decision back into its own response, through
-//!   one pipeline ([`server::check`]).
-//! - [`cli`] runs the commands: [`explain`] (`verify`), [`dev`] (`serve --dev`).
+//!   one pipeline ([`server::check`]). [`wire`] reads a `CheckRequest` and writes a
+//!   `CheckResponse` at the byte level, for the gRPC hot path.
+//! - [`cli`] runs the commands: [`explain`] (`verify`), [`dev`] (`serve --dev`), [`import`]
+//!   (a config from an AWS SAM/CloudFormation template or an API Gateway OpenAPI export).
 //! - [`metrics`], [`signal`] and [`clock`] support them; [`fuzz`] holds what the cargo-fuzz
 //!   targets run.
 
@@ -19,16 +21,21 @@ pub mod authorizer;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod cors;
 pub mod decision;
 pub mod dev;
 pub mod explain;
 pub mod fuzz;
 pub mod gate;
+pub mod import;
 pub mod jwks;
 pub mod jwt;
+pub mod limits;
+pub mod log;
 pub mod metrics;
 pub mod pb;
 pub mod request;
+pub mod revocation;
 pub mod route;
 pub mod server;
 pub mod signal;
@@ -37,3 +44,4 @@ pub mod state;
 pub mod testkit;
 pub mod token_cache;
 pub mod trace;
+pub mod wire;

@@ -7,6 +7,6 @@ use tokengate::cli::Cli;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tokengate::cli::init_tracing(cli.log_format);
+    let _logging = tokengate::log::init(cli.log_format);
     cli.run()
 }

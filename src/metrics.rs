@@ -24,6 +24,14 @@ pub const JWKS_KEYS: &str = "tokengate_jwks_keys";
 pub const JWKS_AGE: &str = "tokengate_jwks_age_seconds";
 /// Counter of config reloads by `result` (ok, error).
 pub const CONFIG_RELOADS: &str = "tokengate_config_reloads_total";
+/// Gauge of revocation list entries held.
+pub const REVOCATIONS: &str = "tokengate_revocations";
+/// Counter of revocation list reloads by `result` (ok, error).
+pub const REVOCATION_RELOADS: &str = "tokengate_revocation_reloads_total";
+/// Counter of log lines dropped because the sink was too slow.
+pub const LOG_LINES_DROPPED: &str = "tokengate_log_lines_dropped_total";
+/// Gauge of open connections by `listener` (grpc, http, admin).
+pub const CONNECTIONS: &str = "tokengate_connections";
 
 /// Latency buckets, 10 µs to 1 s.
 pub const BUCKETS: [f64; 16] = [
@@ -95,6 +103,16 @@ fn describe() {
         "Seconds since the last successful JWKS fetch, by authorizer."
     );
     metrics::describe_counter!(CONFIG_RELOADS, "Configuration reloads, by result.");
+    metrics::describe_gauge!(REVOCATIONS, "Entries on the revocation list.");
+    metrics::describe_counter!(
+        REVOCATION_RELOADS,
+        "Revocation list reloads after the file changed, by result."
+    );
+    metrics::describe_counter!(
+        LOG_LINES_DROPPED,
+        "Log lines dropped because the log sink was too slow."
+    );
+    metrics::describe_gauge!(CONNECTIONS, "Open connections, by listener.");
 }
 
 /// Counts one verified-token cache lookup.
@@ -113,6 +131,17 @@ pub fn jwks_refreshed(authorizer: &str, ok: bool) {
 /// The usable keys an authorizer holds.
 pub fn jwks_keys(authorizer: &str, keys: usize) {
     metrics::gauge!(JWKS_KEYS, "authorizer" => authorizer.to_owned()).set(keys as f64);
+}
+
+/// The entries on the revocation list.
+pub fn revocations(entries: usize) {
+    metrics::gauge!(REVOCATIONS).set(entries as f64);
+}
+
+/// Counts one reload of the revocation list.
+pub fn revocation_reloaded(ok: bool) {
+    let result = if ok { "ok" } else { "error" };
+    metrics::counter!(REVOCATION_RELOADS, "result" => result).increment(1);
 }
 
 /// Counts one decision and its latency.

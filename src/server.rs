@@ -8,28 +8,29 @@
 
 pub mod admin;
 pub mod check;
-pub mod denylog;
 pub mod dev_issuer;
 pub mod grpc;
 pub mod http;
+pub mod listen;
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::sync::atomic::AtomicUsize;
+
 use axum::Router;
-use axum::serve::ListenerExt;
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
-use tonic::transport::server::TcpIncoming;
 use tonic_health::ServingStatus;
 
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::jwks::Fetcher;
+use crate::log::ClientLog;
 use crate::metrics::Transport;
 use crate::pb;
 use crate::state::State;
@@ -58,9 +59,6 @@ pub enum Error {
     /// The JWKS client could not be built (TLS roots).
     #[error("cannot build the JWKS client: {0}")]
     Client(#[from] reqwest::Error),
-    /// The gRPC server failed.
-    #[error("gRPC server: {0}")]
-    Grpc(#[from] tonic::transport::Error),
     /// The reflection service could not be built.
     #[error("gRPC reflection: {0}")]
     Reflection(#[from] tonic_reflection::server::Error),
@@ -132,9 +130,11 @@ pub async fn start(config: Config, opts: Options) -> Result<Running, Error> {
         http: local(&http, "http")?,
         admin: local(&admin, "admin")?,
     };
+    let limits = config.limits;
     let state = State::new(config, Fetcher::new()?, opts.clock);
     let stop = CancellationToken::new();
-    let log = Arc::new(denylog::DenyLog::default());
+    let log = Arc::new(ClientLog::default());
+    let connections = Connections::default();
     let mut tasks: JoinSet<Result<(), Error>> = JoinSet::new();
 
     let (reporter, health) = tonic_health::server::health_reporter();
@@ -151,40 +151,53 @@ pub async fn start(config: Config, opts: Options) -> Result<Running, Error> {
     let auth = pb::auth::authorization_server::AuthorizationServer::new(grpc::AuthService::new(
         checker(Transport::Grpc),
     ));
-    let incoming = TcpIncoming::from(grpc).with_nodelay(Some(true));
-    let grpc_stop = stop.clone();
-    tasks.spawn(async move {
-        tonic::transport::Server::builder()
-            .add_service(health)
-            .add_service(reflection)
-            .add_service(auth)
-            .serve_with_incoming_shutdown(incoming, grpc_stop.cancelled_owned())
-            .await
-            .map_err(Error::from)
-    });
-
-    let http_app = http::router(checker(Transport::Http));
-    tasks.spawn(serve_axum("http", http, http_app, stop.clone()));
-
-    let upkeep = opts.metrics.clone();
-    let upkeep_stop = stop.clone();
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(UPKEEP);
-        loop {
-            tokio::select! {
-                _ = tick.tick() => upkeep.run_upkeep(),
-                () = upkeep_stop.cancelled() => return,
-            }
-        }
-    });
+    let grpc_app = tonic::service::Routes::new(health)
+        .add_service(reflection)
+        .add_service(auth)
+        .prepare()
+        .into_axum_router();
     let mut admin_app = admin::router(admin::Admin {
         state: state.clone(),
-        metrics: opts.metrics,
+        metrics: opts.metrics.clone(),
+        limits,
+        connections: connections.clone(),
     });
     if let Some(extra) = opts.extra_admin {
         admin_app = admin_app.merge(extra);
     }
-    tasks.spawn(serve_axum("admin", admin, admin_app, stop.clone()));
+    let listeners = [
+        ("grpc", grpc, grpc_app, connections.grpc.clone()),
+        (
+            "http",
+            http,
+            http::router(checker(Transport::Http)),
+            connections.http.clone(),
+        ),
+        ("admin", admin, admin_app, connections.admin.clone()),
+    ];
+    for (what, tcp, app, open) in listeners {
+        let stop = stop.clone();
+        tasks.spawn(async move {
+            listen::serve_counted(what, tcp, app, &limits, stop, open).await;
+            Ok(())
+        });
+    }
+
+    let upkeep_stop = stop.clone();
+    let upkeep_log = log.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(UPKEEP);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {
+                    opts.metrics.run_upkeep();
+                    crate::log::publish_dropped();
+                    upkeep_log.flush(crate::clock::unix_millis());
+                }
+                () = upkeep_stop.cancelled() => return,
+            }
+        }
+    });
 
     let health_state = state.clone();
     let health_stop = stop.clone();
@@ -200,9 +213,21 @@ pub async fn start(config: Config, opts: Options) -> Result<Running, Error> {
     })
 }
 
+/// Each listener's open connections, for `/readyz`.
+#[derive(Clone, Debug, Default)]
+pub struct Connections {
+    /// Open connections on the gRPC listener.
+    pub grpc: Arc<AtomicUsize>,
+    /// Open connections on the HTTP authorizer.
+    pub http: Arc<AtomicUsize>,
+    /// Open connections on the admin listener.
+    pub admin: Arc<AtomicUsize>,
+}
+
 impl Running {
-    /// Serves until `shutdown` resolves (or a listener fails), then drains in-flight checks
-    /// for up to [`DRAIN`].
+    /// Serves until `shutdown` resolves (or a listener fails), then drains: listeners stop
+    /// accepting, idle and half-open connections close at once, in-flight checks get up to
+    /// [`DRAIN`].
     pub async fn run_until(mut self, shutdown: impl Future<Output = ()>) -> Result<(), Error> {
         let early = tokio::select! {
             () = shutdown => None,
@@ -233,25 +258,6 @@ impl Running {
     pub async fn stop(self) -> Result<(), Error> {
         self.run_until(std::future::ready(())).await
     }
-}
-
-async fn serve_axum(
-    what: &'static str,
-    listener: TcpListener,
-    app: Router,
-    stop: CancellationToken,
-) -> Result<(), Error> {
-    // Small request/response exchanges: Nagle would only add latency.
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(stop.cancelled_owned())
-    .await
-    .map_err(|source| Error::Io { what, source })
 }
 
 /// gRPC health follows readiness: NOT_SERVING until every authorizer has keys.

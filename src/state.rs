@@ -14,8 +14,9 @@ use tokio::sync::Notify;
 
 use crate::authorizer::Authorizer;
 use crate::clock::Clock;
-use crate::config::{self, Config};
+use crate::config::{self, ClaimRule, Config, Jwks};
 use crate::jwks::{Fetcher, KeySet, Source};
+use crate::revocation::{self, Watch};
 use crate::route::RouteTable;
 use crate::token_cache::TokenCache;
 
@@ -24,12 +25,16 @@ use crate::token_cache::TokenCache;
 pub enum Target {
     /// No token needed.
     Public,
+    /// Always denied.
+    Deny,
     /// A token, verified by one of the authorizers, holding one of the scopes.
     Protected {
         /// One or more; with several, the token's `iss` picks.
         authorizers: Arc<[Arc<Authorizer>]>,
         /// Any one of these is enough; empty requires none.
         scopes: Arc<[String]>,
+        /// The route's claim rules, met besides the authorizer's.
+        claims: Arc<[ClaimRule]>,
     },
 }
 
@@ -49,6 +54,8 @@ pub struct Snapshot {
     pub claim_twins: Arc<[Arc<str>]>,
     /// The verified-token cache, kept across reloads that leave its settings alone.
     pub cache: Arc<TokenCache>,
+    /// The revocation list, when one is configured.
+    pub revocation: Option<Arc<Watch>>,
 }
 
 impl Snapshot {
@@ -56,12 +63,16 @@ impl Snapshot {
     fn build(
         config: Config,
         cache: Arc<TokenCache>,
+        revocation: Option<Arc<Watch>>,
         mut keys_for: impl FnMut(&config::Authorizer) -> Arc<KeySet>,
     ) -> Snapshot {
         let authorizers: Vec<Arc<Authorizer>> = config
             .authorizers
             .iter()
-            .map(|a| Arc::new(Authorizer::new(a.clone(), keys_for(a))))
+            .map(|a| {
+                let route_claims = route_claims(&config, &a.name);
+                Arc::new(Authorizer::new(a.clone(), keys_for(a), &route_claims))
+            })
             .collect();
         let by_name: HashMap<String, Arc<Authorizer>> = authorizers
             .iter()
@@ -83,9 +94,11 @@ impl Snapshot {
         for r in &config.routes {
             let target = match &r.rule {
                 config::Rule::Public => Target::Public,
+                config::Rule::Deny => Target::Deny,
                 config::Rule::Protected {
                     authorizers: names,
                     scopes,
+                    claims,
                 } => Target::Protected {
                     // Validation guarantees every name exists.
                     authorizers: names
@@ -93,6 +106,7 @@ impl Snapshot {
                         .filter_map(|n| by_name.get(n).cloned())
                         .collect(),
                     scopes: scopes.clone().into(),
+                    claims: claims.clone().into(),
                 },
             };
             match &r.parsed {
@@ -107,6 +121,7 @@ impl Snapshot {
             claim_headers: claim_headers.into(),
             claim_twins: claim_twins.into(),
             cache,
+            revocation,
             config,
         }
     }
@@ -114,6 +129,13 @@ impl Snapshot {
     /// The authorizer called `name`, if the config has one.
     pub fn authorizer(&self, name: &str) -> Option<&Arc<Authorizer>> {
         self.by_name.get(name)
+    }
+
+    /// Whether the revocation list holds any of a verified token's claims.
+    pub fn revokes(&self, keys: &revocation::Keys) -> bool {
+        self.revocation
+            .as_ref()
+            .is_some_and(|w| w.list().revokes(keys))
     }
 
     /// Every authorizer has loaded keys at least once.
@@ -142,7 +164,14 @@ impl State {
     pub fn new(config: Config, fetcher: Fetcher, clock: Clock) -> Arc<State> {
         let changed = Arc::new(Notify::new());
         let cache = Arc::new(TokenCache::new(&config.cache));
-        let snapshot = Snapshot::build(config, cache, |a| new_key_set(a, &fetcher, &changed));
+        let revocation = config.revocation.as_ref().map(|r| {
+            let watch = Watch::new(r.file.clone(), r.refresh, r.list.clone());
+            watch.spawn();
+            watch
+        });
+        let snapshot = Snapshot::build(config, cache, revocation, |a| {
+            new_key_set(a, &fetcher, &changed)
+        });
         Arc::new(State {
             snapshot: ArcSwap::from_pointee(snapshot),
             fetcher,
@@ -171,10 +200,29 @@ impl State {
         } else {
             Arc::new(TokenCache::new(&config.cache))
         };
-        let snapshot = Snapshot::build(config, cache, |a| {
+        let revocation = config.revocation.as_ref().map(|r| match &old.revocation {
+            // The same file: the reload read it again, and the watch carries on from there.
+            Some(w) if w.path() == r.file && w.refresh() == r.refresh => {
+                w.replace(r.list.clone());
+                w.clone()
+            }
+            _ => {
+                let watch = Watch::new(r.file.clone(), r.refresh, r.list.clone());
+                watch.spawn();
+                watch
+            }
+        });
+        let snapshot = Snapshot::build(config, cache, revocation, |a| {
             let source = source_of(a);
             match old.authorizers.iter().find(|o| o.config.name == a.name) {
-                Some(o) if *o.keys().source() == source => o.keys().clone(),
+                Some(o) if *o.keys().source() == source => {
+                    // SIGHUP re-reads a key file, as it re-reads the config.
+                    if matches!(source.jwks, Jwks::File(_)) {
+                        let set = o.keys().clone();
+                        tokio::spawn(async move { set.refresh().await });
+                    }
+                    o.keys().clone()
+                }
                 Some(o) if o.keys().source().same_place(&source) => {
                     let set = o.keys().with_refresh(source.refresh);
                     set.spawn_refresh();
@@ -224,9 +272,30 @@ impl State {
 fn source_of(a: &config::Authorizer) -> Source {
     Source {
         issuer: a.issuer.clone(),
-        jwks_uri: a.jwks_uri.clone(),
+        jwks: a.jwks.clone(),
         refresh: a.jwks_refresh,
     }
+}
+
+/// The claims named by the claim rules of the routes `authorizer` judges.
+fn route_claims(config: &Config, authorizer: &str) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for route in &config.routes {
+        if let config::Rule::Protected {
+            authorizers,
+            claims,
+            ..
+        } = &route.rule
+            && authorizers.iter().any(|a| a == authorizer)
+        {
+            for rule in claims {
+                if !names.contains(&rule.claim) {
+                    names.push(rule.claim.clone());
+                }
+            }
+        }
+    }
+    names
 }
 
 fn new_key_set(a: &config::Authorizer, fetcher: &Fetcher, changed: &Arc<Notify>) -> Arc<KeySet> {

@@ -15,8 +15,9 @@ use serde_json::{Map, Value};
 use crate::config;
 use crate::decision::Claims;
 use crate::jwks::Key;
-use crate::jwt::claims::Times;
-use crate::metrics;
+use crate::jwt::claims::{self, Times};
+use crate::jwt::rules::Held;
+use crate::{metrics, revocation};
 
 /// What a verification established, kept for the token's next visit.
 #[derive(Debug)]
@@ -31,25 +32,38 @@ pub struct Verified {
     pub headers: Arc<[(Arc<str>, String)]>,
     /// The verified payload, for gRPC's `dynamic_metadata`.
     pub claims: Claims,
+    /// The values of the claims the authorizer's and its routes' claim rules name.
+    pub held: Held,
+    /// Hashes of `jti`, `origin_jti` and `sub`, probed against the revocation list.
+    pub revocation: revocation::Keys,
     /// The key that verified the signature; a retired key voids the entry.
     pub key: Arc<Key>,
 }
 
 impl Verified {
-    /// A verdict not yet stored (`verified_at` is set by [`TokenCache::insert`]).
+    /// What a verified `payload` leaves for later checks; `rule_claims` are the claims some
+    /// claim rule may ask about.
     pub fn new(
         times: Times,
-        scopes: Vec<Box<str>>,
+        payload: &Map<String, Value>,
         headers: Vec<(Arc<str>, String)>,
-        claims: &Map<String, Value>,
+        rule_claims: &[String],
         key: Arc<Key>,
     ) -> Verified {
+        let revocation = revocation::Kind::ALL.map(|kind| {
+            payload
+                .get(kind.as_str())
+                .and_then(Value::as_str)
+                .map(|v| revocation::key(kind, v))
+        });
         Verified {
             times,
             verified_at: 0.0,
-            scopes: scopes.join(" ").into(),
+            scopes: claims::scopes(payload).join(" ").into(),
             headers: headers.into(),
-            claims: Claims::new(claims),
+            claims: Claims::new(payload),
+            held: Held::extract(payload, rule_claims),
+            revocation,
             key,
         }
     }

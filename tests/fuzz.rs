@@ -42,3 +42,13 @@ fn config_seeds_and_findings() {
 fn request_seeds_and_findings() {
     replay("request", tokengate::fuzz::request);
 }
+
+#[test]
+fn import_seeds_and_findings() {
+    replay("import", tokengate::fuzz::import);
+}
+
+#[test]
+fn check_request_seeds_and_findings() {
+    replay("check_request", tokengate::fuzz::check_request);
+}

@@ -158,6 +158,9 @@ impl Lab {
         let yaml = format!(
             r#"
 cache: {{tokens: 0}}
+# The corpus judges tokens, some far over 8 KiB: requests are not bounded here (the abuse
+# tests cover max_request_bytes).
+limits: {{max_request_bytes: 1MiB}}
 authorizers:
   {authorizer}:
     issuer: "{ISSUER}"

@@ -1,18 +1,20 @@
 //! Reading a parsed YAML file into a checked [`Config`]: every key's type, range and meaning,
 //! each problem recorded with its path and line and the reading carried on.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+mod authorizer;
+mod routes;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use marked_yaml::{LoadError, Node};
 
 use super::yaml::{Reader, child};
-use super::{
-    Authorizer, Cache, Config, DEFAULT_JWKS_REFRESH, Http, Listen, OriginalRequest, Paths, Problem,
-    Route, Rule, url,
-};
-use crate::jwt::{Alg, IdentitySource, TokenUse};
-use crate::route::RouteKey;
+use super::{Cache, Config, Cors, Http, Listen, OriginalRequest, Paths, Problem, Revocation};
+use crate::limits::{Invalid, Limits};
+use crate::revocation::{List, ListError};
+pub use authorizer::parse_pool;
 
 pub(super) fn load_problem(e: &LoadError) -> Problem {
     let (marker, message) = match e {
@@ -55,7 +57,17 @@ fn read_config(r: &mut Reader, root: &Node) -> Config {
     let top = r.mapping(
         root,
         "",
-        &["listen", "http", "paths", "cache", "authorizers", "routes"],
+        &[
+            "listen",
+            "http",
+            "paths",
+            "cache",
+            "authorizers",
+            "routes",
+            "revocation",
+            "limits",
+            "cors",
+        ],
     );
 
     let mut listen = Listen::default();
@@ -137,48 +149,19 @@ fn read_config(r: &mut Reader, root: &Node) -> Config {
     if let Some(node) = Reader::get(top, "authorizers") {
         for (name, line, body) in r.entries(node, "authorizers") {
             let path = child("authorizers", name);
-            if let Some(a) = read_authorizer(r, name, line, body, &path) {
+            if let Some(a) = authorizer::read(r, name, line, body, &path) {
                 authorizers.push(a);
             }
         }
     }
 
-    let mut routes = Vec::new();
-    if let Some(node) = Reader::get(top, "routes") {
-        let names: HashMap<&str, &Authorizer> =
-            authorizers.iter().map(|a| (a.name.as_str(), a)).collect();
-        let mut shapes: HashMap<String, String> = HashMap::new();
-        for (key, line, body) in r.entries(node, "routes") {
-            let path = format!("routes[{key:?}]");
-            let parsed = if key == "$default" {
-                None
-            } else {
-                match RouteKey::parse(key) {
-                    Ok(k) => {
-                        if let Some(first) = shapes.insert(k.shape(), key.to_owned()) {
-                            r.problem_at(
-                                &path,
-                                line,
-                                format!("duplicate route: `{key}` is the same route as `{first}`"),
-                            );
-                        }
-                        Some(k)
-                    }
-                    Err(e) => {
-                        r.problem_at(&path, line, e.to_string());
-                        continue;
-                    }
-                }
-            };
-            if let Some(rule) = read_rule(r, body, line, &path, &names) {
-                routes.push(Route {
-                    key: key.to_owned(),
-                    parsed,
-                    rule,
-                });
-            }
-        }
-    }
+    let revocation = Reader::get(top, "revocation").and_then(|n| read_revocation(r, n));
+    let limits = Reader::get(top, "limits").map_or_else(Limits::default, |n| read_limits(r, n));
+    let cors = Reader::get(top, "cors").and_then(|n| read_cors(r, n));
+
+    let routes = Reader::get(top, "routes")
+        .map(|n| routes::read(r, n, &authorizers))
+        .unwrap_or_default();
 
     Config {
         listen,
@@ -186,320 +169,176 @@ fn read_config(r: &mut Reader, root: &Node) -> Config {
         paths,
         cache,
         authorizers,
+        revocation,
         routes,
+        limits,
+        cors,
     }
 }
 
-const AUTHORIZER_KEYS: [&str; 12] = [
-    "issuer",
-    "audience",
-    "jwks_uri",
-    "identity_source",
-    "algorithms",
-    "token_use",
-    "clock_skew",
-    "jwks_refresh",
-    "claims_to_headers",
-    "forward_payload_header",
-    "strip_token",
-    // Accepted for symmetry with API Gateway's `name`, but must match the map key.
-    "name",
-];
-
-fn read_authorizer(
-    r: &mut Reader,
-    name: &str,
-    line: Option<usize>,
-    node: &Node,
-    path: &str,
-) -> Option<Authorizer> {
-    let before = r.problems.len();
-    if name == crate::decision::NO_AUTHORIZER {
-        r.problem_at(
-            path,
-            line,
-            "`none` is reserved (it labels public routes in metrics)",
-        );
-    } else if name.is_empty()
-        || !name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
-    {
-        r.problem_at(
-            path,
-            line,
-            "an authorizer name uses only letters, digits, `_`, `-` and `.`",
-        );
-    }
-    let m = r.mapping(node, path, &AUTHORIZER_KEYS);
-    if m.is_none() {
-        r.problem_at(
-            path,
-            line,
-            "an authorizer needs at least `issuer` and `audience`",
-        );
-        return None;
-    }
-    let at = |key: &str| child(path, key);
-
-    if let Some(n) = Reader::get(m, "name")
-        && r.string(n, &at("name")).is_some_and(|v| v != name)
-    {
-        r.problem(&at("name"), Some(n), "must equal the authorizer's key");
-    }
-
-    let issuer = match Reader::get(m, "issuer") {
-        Some(n) => r
-            .string(n, &at("issuer"))
-            .inspect(|u| url::check(r, u, &at("issuer"), n)),
-        None => {
-            r.problem_at(
-                &at("issuer"),
-                line,
-                "required: the exact `iss` of the tokens",
-            );
-            None
-        }
+/// `cors`: exact origins (or `*` without credentials), credentials, exposed headers.
+fn read_cors(r: &mut Reader, node: &Node) -> Option<Cors> {
+    let m = r.mapping(
+        node,
+        "cors",
+        &["allow_origins", "allow_credentials", "expose_headers"],
+    )?;
+    let at = |key: &str| child("cors", key);
+    let allow_credentials = Reader::get(Some(m), "allow_credentials")
+        .and_then(|n| r.bool(n, &at("allow_credentials")))
+        .unwrap_or(false);
+    let origins_node = Reader::get(Some(m), "allow_origins");
+    let allow_origins = match origins_node {
+        Some(n) => r.strings(n, &at("allow_origins")).unwrap_or_default(),
+        None => Vec::new(),
     };
-
-    let audience = match Reader::get(m, "audience") {
-        Some(n) => {
-            let list = r.strings(n, &at("audience")).unwrap_or_default();
-            if list.is_empty() || list.iter().any(String::is_empty) {
+    let origins_at = origins_node.or(Some(node));
+    if allow_origins.is_empty() {
+        r.problem(
+            &at("allow_origins"),
+            origins_at,
+            "list the origins whose scripts may read denials (e.g. https://app.example.com)",
+        );
+    }
+    for o in &allow_origins {
+        if o == "*" {
+            if allow_credentials {
                 r.problem(
-                    &at("audience"),
-                    Some(n),
-                    "must list at least one non-empty audience",
+                    &at("allow_origins"),
+                    origins_at,
+                    "`*` cannot be used with `allow_credentials: true` (browsers refuse it): list the origins",
                 );
             }
-            list
-        }
-        None => {
-            r.problem_at(
-                &at("audience"),
-                line,
-                "required: the audiences (`aud`) or app client ids (`client_id`) accepted",
-            );
-            Vec::new()
-        }
-    };
-
-    let jwks_uri = Reader::get(m, "jwks_uri").and_then(|n| {
-        r.string(n, &at("jwks_uri"))
-            .inspect(|u| url::check(r, u, &at("jwks_uri"), n))
-    });
-
-    let mut identity_source = vec![IdentitySource::default()];
-    if let Some(n) = Reader::get(m, "identity_source") {
-        let p = at("identity_source");
-        let list = r.strings(n, &p).unwrap_or_default();
-        if list.is_empty() {
-            r.problem(&p, Some(n), "must list at least one source");
-        }
-        identity_source = list
-            .iter()
-            .enumerate()
-            .filter_map(|(i, s)| match s.parse() {
-                Ok(src) => Some(src),
-                Err(e) => {
-                    r.problem(&format!("{p}[{i}]"), Some(n), format!("{e}"));
-                    None
-                }
-            })
-            .collect();
-    }
-
-    let mut algorithms = Alg::DEFAULT.to_vec();
-    if let Some(n) = Reader::get(m, "algorithms") {
-        let p = at("algorithms");
-        let list = r.strings(n, &p).unwrap_or_default();
-        if list.is_empty() {
-            r.problem(&p, Some(n), "must list at least one algorithm");
-        }
-        algorithms.clear();
-        for (i, a) in list.iter().enumerate() {
-            match a.parse::<Alg>() {
-                Ok(alg) if !algorithms.contains(&alg) => algorithms.push(alg),
-                Ok(_) => {}
-                Err(e) => r.problem(&format!("{p}[{i}]"), Some(n), e.to_string()),
+            if allow_origins.len() > 1 {
+                r.problem(&at("allow_origins"), origins_at, "`*` stands alone");
             }
+        } else if let Err(why) = check_origin(o) {
+            r.problem(&at("allow_origins"), origins_at, format!("`{o}` {why}"));
         }
     }
-
-    let token_use = Reader::get(m, "token_use").and_then(|n| {
-        let s = r.string(n, &at("token_use"))?;
-        match s.as_str() {
-            "access" => Some(TokenUse::Access),
-            "id" => Some(TokenUse::Id),
-            _ => {
-                r.problem(&at("token_use"), Some(n), "must be `access` or `id`");
-                None
-            }
-        }
-    });
-
-    let clock_skew = Reader::get(m, "clock_skew")
-        .and_then(|n| r.duration(n, &at("clock_skew")))
-        .unwrap_or_default();
-
-    let jwks_refresh = match Reader::get(m, "jwks_refresh") {
+    let expose_headers = match Reader::get(Some(m), "expose_headers") {
         Some(n) => {
-            let d = r.duration(n, &at("jwks_refresh"));
-            if d.is_some_and(|d| d < Duration::from_secs(1)) {
-                r.problem(&at("jwks_refresh"), Some(n), "must be at least 1s");
-            }
-            d.unwrap_or(DEFAULT_JWKS_REFRESH)
-        }
-        None => DEFAULT_JWKS_REFRESH,
-    };
-
-    let mut claims_to_headers = Vec::new();
-    let mut headers_seen = HashSet::new();
-    if let Some(n) = Reader::get(m, "claims_to_headers") {
-        let p = at("claims_to_headers");
-        for (claim, _, hn) in r.entries(n, &p) {
-            let hp = child(&p, claim);
-            if claim.is_empty() {
-                r.problem(&hp, Some(hn), "claim name must not be empty");
-            }
-            if let Some(h) = r.string(hn, &hp).and_then(|h| check_header(r, &h, &hp, hn)) {
-                if !headers_seen.insert(h.clone()) {
-                    r.problem(&hp, Some(hn), format!("header `{h}` is set by two claims"));
-                }
-                claims_to_headers.push((claim.to_owned(), h));
-            }
-        }
-    }
-
-    let forward_payload_header = Reader::get(m, "forward_payload_header").and_then(|n| {
-        let p = at("forward_payload_header");
-        let h = r.string(n, &p).and_then(|h| check_header(r, &h, &p, n))?;
-        if headers_seen.contains(&h) {
-            r.problem(&p, Some(n), format!("header `{h}` is also set by a claim"));
-        }
-        Some(h)
-    });
-
-    let strip_token = Reader::get(m, "strip_token")
-        .and_then(|n| r.bool(n, &at("strip_token")))
-        .unwrap_or(false);
-
-    if r.problems.len() > before {
-        return None;
-    }
-    Some(Authorizer {
-        name: name.to_owned(),
-        issuer: issuer?,
-        audience,
-        jwks_uri,
-        identity_source,
-        algorithms,
-        token_use,
-        clock_skew,
-        jwks_refresh,
-        claims_to_headers,
-        forward_payload_header,
-        strip_token,
-    })
-}
-
-fn read_rule(
-    r: &mut Reader,
-    node: &Node,
-    line: Option<usize>,
-    path: &str,
-    authorizers: &HashMap<&str, &Authorizer>,
-) -> Option<Rule> {
-    let m = r.mapping(node, path, &["authorizer", "scopes", "public"]);
-    let at = |key: &str| format!("{path}.{key}");
-    let public = Reader::get(m, "public").and_then(|n| r.bool(n, &at("public")));
-    let names = Reader::get(m, "authorizer").map(|n| (n, r.strings(n, &at("authorizer"))));
-    let scopes = Reader::get(m, "scopes").map(|n| (n, r.strings(n, &at("scopes"))));
-
-    if public == Some(true) {
-        if let Some((n, _)) = names {
-            r.problem(
-                &at("authorizer"),
-                Some(n),
-                "a public route names no authorizer",
-            );
-        }
-        if let Some((n, _)) = scopes {
-            r.problem(&at("scopes"), Some(n), "a public route requires no scopes");
-        }
-        return Some(Rule::Public);
-    }
-    let Some((names_node, Some(names))) = names else {
-        if names.is_none() {
-            r.problem_at(
-                path,
-                line,
-                "a route names an `authorizer` or is `public: true`",
-            );
-        }
-        return None;
-    };
-    if names.is_empty() {
-        r.problem(&at("authorizer"), Some(names_node), "names no authorizer");
-    }
-    let mut issuers: BTreeMap<&str, &str> = BTreeMap::new();
-    for name in &names {
-        match authorizers.get(name.as_str()) {
-            Some(a) => {
-                if let Some(other) = issuers.insert(&a.issuer, name) {
+            let list = r.strings(n, &at("expose_headers")).unwrap_or_default();
+            for h in &list {
+                if http::HeaderName::from_bytes(h.as_bytes()).is_err() {
                     r.problem(
-                        &at("authorizer"),
-                        Some(names_node),
-                        format!(
-                            "`{other}` and `{name}` have the same issuer, so `iss` cannot pick one"
-                        ),
+                        &at("expose_headers"),
+                        Some(n),
+                        format!("`{h}` is not a header name"),
                     );
                 }
             }
-            None => r.problem(
-                &at("authorizer"),
-                Some(names_node),
-                format!("no authorizer named `{name}`"),
-            ),
+            list.iter().map(|h| h.to_ascii_lowercase()).collect()
         }
-    }
-    let scopes = match scopes {
-        Some((n, list)) => {
-            let list = list.unwrap_or_default();
-            if list.iter().any(|s| s.is_empty() || s.contains(' ')) {
-                r.problem(
-                    &at("scopes"),
-                    Some(n),
-                    "scopes are non-empty and hold no spaces",
-                );
-            }
-            list
-        }
-        None => Vec::new(),
+        None => vec!["www-authenticate".to_owned()],
     };
-    Some(Rule::Protected {
-        authorizers: names,
-        scopes,
+    Some(Cors {
+        allow_origins,
+        allow_credentials,
+        expose_headers,
     })
 }
 
-/// A valid header name, lower-cased; pseudo-headers and hop-by-hop names are refused.
-fn check_header(r: &mut Reader, name: &str, path: &str, node: &Node) -> Option<String> {
-    let lower = name.to_ascii_lowercase();
-    if http::HeaderName::from_bytes(lower.as_bytes()).is_err() {
-        r.problem(
-            path,
-            Some(node),
-            format!("`{name}` is not a valid header name"),
-        );
-        return None;
+/// A serialized origin, as browsers send it: `scheme://host[:port]`, lower case, no path.
+fn check_origin(origin: &str) -> Result<(), &'static str> {
+    let url = reqwest::Url::parse(origin).map_err(|_| "is not an origin (scheme://host[:port])")?;
+    let serialized = url.origin().ascii_serialization();
+    if serialized == origin {
+        Ok(())
+    } else if url.path() != "/" || origin.ends_with('/') {
+        Err("is not an origin: an origin has no path (not even a trailing `/`)")
+    } else {
+        Err("is not written as browsers send it (lower-case scheme and host, no default port)")
     }
-    if matches!(
-        lower.as_str(),
-        "host" | "connection" | "content-length" | "transfer-encoding" | "te" | "upgrade"
-    ) {
-        r.problem(path, Some(node), format!("`{name}` cannot carry a claim"));
-        return None;
-    }
-    Some(lower)
 }
+
+/// `limits`: what one client may hold of a listener.
+fn read_limits(r: &mut Reader, node: &Node) -> Limits {
+    const KEYS: [&str; 6] = [
+        "max_connections",
+        "max_streams",
+        "max_request_bytes",
+        "request_timeout",
+        "header_read_timeout",
+        "idle_timeout",
+    ];
+    let m = r.mapping(node, "limits", &KEYS);
+    let mut l = Limits::default();
+    let at = |key: &str| child("limits", key);
+    if let Some(n) = Reader::get(m, "max_connections") {
+        l.max_connections = r
+            .count(n, &at("max_connections"))
+            .and_then(|v| usize::try_from(v).ok())
+            .unwrap_or(l.max_connections);
+    }
+    if let Some(n) = Reader::get(m, "max_streams") {
+        l.max_streams = r
+            .count(n, &at("max_streams"))
+            .and_then(|v| u32::try_from(v).ok())
+            .unwrap_or(l.max_streams);
+    }
+    if let Some(n) = Reader::get(m, "max_request_bytes") {
+        l.max_request_bytes = r
+            .size(n, &at("max_request_bytes"))
+            .unwrap_or(l.max_request_bytes);
+    }
+    for (key, slot) in [
+        ("request_timeout", &mut l.request_timeout),
+        ("header_read_timeout", &mut l.header_read_timeout),
+        ("idle_timeout", &mut l.idle_timeout),
+    ] {
+        if let Some(n) = Reader::get(m, key) {
+            *slot = r.duration(n, &at(key)).unwrap_or(*slot);
+        }
+    }
+    for problem in l.check() {
+        let key = match problem {
+            Invalid::Zero(key) => key,
+            Invalid::RequestBytesTooSmall | Invalid::RequestBytesTooLarge => "max_request_bytes",
+        };
+        let n = Reader::get(m, key);
+        r.problem(&at(key), n.or(Some(node)), problem.to_string());
+    }
+    l
+}
+
+/// `revocation: {file, refresh}`: the file is read now, and must hold a valid list.
+fn read_revocation(r: &mut Reader, node: &Node) -> Option<Revocation> {
+    let m = r.mapping(node, "revocation", &["file", "refresh"]);
+    let refresh = match Reader::get(m, "refresh") {
+        Some(n) => {
+            let d = r.duration(n, "revocation.refresh");
+            if d.is_some_and(|d| d < Duration::from_secs(1)) {
+                r.problem("revocation.refresh", Some(n), "must be at least 1s");
+            }
+            d.unwrap_or(DEFAULT_REVOCATION_REFRESH)
+        }
+        None => DEFAULT_REVOCATION_REFRESH,
+    };
+    let n = Reader::get(m, "file")?;
+    let file = r.string(n, "revocation.file")?;
+    match List::read(Path::new(&file)) {
+        Ok(list) => Some(Revocation {
+            file: PathBuf::from(file),
+            refresh,
+            list: Arc::new(list),
+        }),
+        Err(ListError::Lines(lines)) => {
+            for (line, message) in lines {
+                r.problem(
+                    "revocation.file",
+                    Some(n),
+                    format!("{file} line {line}: {message}"),
+                );
+            }
+            None
+        }
+        Err(e) => {
+            r.problem("revocation.file", Some(n), e.to_string());
+            None
+        }
+    }
+}
+
+/// How often a revocation file is checked for changes by default.
+const DEFAULT_REVOCATION_REFRESH: Duration = Duration::from_secs(10);

@@ -53,7 +53,10 @@ fn the_spec_example_parses_with_its_values() {
     );
     assert_eq!(a.identity_source.len(), 2);
     let p = c.authorizer("partners").expect("partners");
-    assert_eq!(p.audience, vec!["partner-api".to_owned()]);
+    assert_eq!(
+        p.audience,
+        Audience::Clients(vec!["partner-api".to_owned()])
+    );
     assert_eq!(p.algorithms, Alg::DEFAULT.to_vec());
     assert_eq!(p.jwks_refresh, DEFAULT_JWKS_REFRESH);
     assert_eq!(c.routes.len(), 4);
@@ -162,4 +165,166 @@ fn loopback_http_is_allowed_but_not_elsewhere() {
 fn cache_tokens_zero_is_allowed() {
     let c = Config::parse("cache: {tokens: 0}").expect("valid");
     assert_eq!(c.cache.tokens, 0);
+}
+
+#[test]
+fn a_user_pool_by_id_or_arn_gives_both_issuers_and_its_jwks() {
+    for named in [
+        "eu-west-3_e5ONyZIM4",
+        "arn:aws:cognito-idp:eu-west-3:123456789012:userpool/eu-west-3_e5ONyZIM4",
+    ] {
+        let c = Config::parse(&format!(
+            "authorizers:\n  p: {{user_pool: \"{named}\", audience: [app]}}\n"
+        ))
+        .expect(named);
+        let a = &c.authorizers[0];
+        let pool = a.pool.as_ref().expect("a pool");
+        assert_eq!(
+            pool.issuers(),
+            [
+                "https://cognito-idp.eu-west-3.amazonaws.com/eu-west-3_e5ONyZIM4".to_owned(),
+                "https://issuer-cognito-idp.eu-west-3.amazonaws.com/eu-west-3_e5ONyZIM4".to_owned()
+            ]
+        );
+        assert!(a.accepts_issuer(&pool.issuers()[1]));
+        assert_eq!(
+            a.jwks,
+            Jwks::Url(
+                "https://cognito-idp.eu-west-3.amazonaws.com/eu-west-3_e5ONyZIM4/.well-known/jwks.json"
+                    .to_owned()
+            )
+        );
+    }
+    let china = parse_pool("arn:aws-cn:cognito-idp:cn-north-1:1:userpool/cn-north-1_abc").unwrap();
+    assert_eq!(
+        china.issuers()[0],
+        "https://cognito-idp.cn-north-1.amazonaws.com.cn/cn-north-1_abc"
+    );
+}
+
+#[test]
+fn every_misuse_of_the_new_keys_is_an_error_at_its_path_and_line() {
+    let dir = std::env::temp_dir().join(format!("tokengate-config-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad_list = dir.join("bad.txt");
+    std::fs::write(&bad_list, "jti ok\nsession x\n").unwrap();
+    let text = format!(
+        r#"
+authorizers:
+  both: {{issuer: "https://a.example", user_pool: eu-west-3_abc, audience: [x]}}
+  arn: {{user_pool: "arn:aws:cognito-idp:us-east-1:1:userpool/eu-west-3_abc", audience: [x]}}
+  nopool: {{issuer: "https://b.example", any_app_client: true}}
+  twice: {{user_pool: eu-west-3_abc, audience: [x], any_app_client: true}}
+  files: {{issuer: "https://c.example", audience: [x], jwks_uri: "https://c.example/k", jwks_file: /k.json}}
+  rules: {{issuer: "https://d.example", audience: [x], claims: {{"cognito:groups": []}}}}
+  id: {{user_pool: "not a pool", audience: [x]}}
+routes:
+  "GET /a": {{public: true, claims: {{g: [x]}}}}
+  "GET /b": {{deny: true, authorizer: rules}}
+  "GET /c": {{deny: true, public: true}}
+revocation: {{file: "{}"}}
+"#,
+        bad_list.display()
+    );
+    let p = problems(&text);
+    let has = |path: &str, line: usize| {
+        assert!(
+            p.iter().any(|x| x.path == path && x.line == Some(line)),
+            "no problem at {path} line {line} in {p:#?}"
+        );
+    };
+    has("authorizers.both.user_pool", 3);
+    has("authorizers.arn.user_pool", 4);
+    has("authorizers.nopool.any_app_client", 5);
+    has("authorizers.twice.audience", 6);
+    has("authorizers.files.jwks_file", 7);
+    has(r#"authorizers.rules.claims["cognito:groups"]"#, 8);
+    has("authorizers.id.user_pool", 9);
+    has(r#"routes["GET /a"].claims"#, 11);
+    has(r#"routes["GET /b"].authorizer"#, 12);
+    has(r#"routes["GET /c"]"#, 13);
+    has("revocation.file", 14);
+    assert!(
+        p.iter().any(|x| x.message.contains("line 2")),
+        "the list's own line number: {p:#?}"
+    );
+    let missing = problems("revocation: {file: /nonexistent/revoked.txt}\n");
+    assert_eq!(missing[0].path, "revocation.file");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn deny_routes_and_claim_rules_parse() {
+    let c = Config::parse(
+        r#"
+authorizers:
+  p: {user_pool: eu-west-3_abc, any_app_client: true, claims: {tenant: [acme]}}
+routes:
+  "DELETE /legacy": {deny: true}
+  "ANY /admin/{proxy+}": {authorizer: p, claims: {"cognito:groups": [admins, ops]}}
+"#,
+    )
+    .expect("valid");
+    assert_eq!(c.authorizers[0].audience, Audience::AnyAppClient);
+    assert_eq!(c.authorizers[0].claims[0].values, ["acme"]);
+    assert_eq!(c.routes[0].rule, Rule::Deny);
+    let Rule::Protected { claims, .. } = &c.routes[1].rule else {
+        panic!("protected")
+    };
+    assert_eq!(claims[0].claim, "cognito:groups");
+    assert_eq!(claims[0].values, ["admins", "ops"]);
+    assert!(warnings(&c)[0].contains("any_app_client"));
+}
+
+#[test]
+fn cors_takes_exact_origins_or_a_lone_star_without_credentials() {
+    let c = Config::parse(
+        "cors: {allow_origins: [\"https://app.example\", \"http://127.0.0.1:8080\"]}",
+    )
+    .expect("valid");
+    let cors = c.cors.expect("cors");
+    assert_eq!(cors.expose_headers, ["www-authenticate"]);
+    assert!(!cors.allow_credentials && !cors.any_origin());
+    assert!(
+        Config::parse("cors: {allow_origins: [\"*\"]}")
+            .expect("valid")
+            .cors
+            .expect("cors")
+            .any_origin()
+    );
+    for (bad, line_has) in [
+        (
+            "cors: {allow_origins: [\"*\"], allow_credentials: true}",
+            "allow_credentials",
+        ),
+        (
+            "cors: {allow_origins: [\"*\", \"https://a.example\"]}",
+            "alone",
+        ),
+        (
+            "cors: {allow_origins: [\"https://app.example/\"]}",
+            "no path",
+        ),
+        (
+            "cors: {allow_origins: [\"https://APP.example\"]}",
+            "as browsers send it",
+        ),
+        (
+            "cors: {allow_origins: [\"https://app.example:443\"]}",
+            "as browsers send it",
+        ),
+        ("cors: {allow_origins: [app.example]}", "not an origin"),
+        ("cors: {allow_origins: []}", "list the origins"),
+        (
+            "cors: {allow_origins: [\"https://a.example\"], expose_headers: [\"bad header\"]}",
+            "not a header",
+        ),
+    ] {
+        let p = problems(bad);
+        assert!(
+            p.iter()
+                .any(|x| x.path.starts_with("cors.") && x.message.contains(line_has)),
+            "{bad}: {p:#?}"
+        );
+    }
 }

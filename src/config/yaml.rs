@@ -173,6 +173,33 @@ impl Reader {
         }
     }
 
+    /// A size in bytes: a whole number, or one with `B`, `KiB`, `MiB`, `KB` or `MB`.
+    pub fn size(&mut self, node: &Node, path: &str) -> Option<usize> {
+        let text = self.string(node, path)?;
+        let digits = text
+            .trim()
+            .trim_end_matches(|c: char| c.is_ascii_alphabetic());
+        let unit = text.trim()[digits.len()..].trim();
+        let factor = match unit {
+            "" | "B" => Some(1),
+            "KiB" => Some(1024),
+            "MiB" => Some(1024 * 1024),
+            "KB" | "kB" => Some(1000),
+            "MB" => Some(1_000_000),
+            _ => None,
+        };
+        let value = digits.trim().parse::<usize>().ok();
+        let size = factor.zip(value).and_then(|(f, v)| v.checked_mul(f));
+        if size.is_none() {
+            self.problem(
+                path,
+                Some(node),
+                format!("`{text}` is not a size such as 65536, 64KiB or 1MiB"),
+            );
+        }
+        size
+    }
+
     pub fn addr(&mut self, node: &Node, path: &str) -> Option<SocketAddr> {
         let text = self.string(node, path)?;
         match text.parse() {

@@ -58,6 +58,60 @@ pub enum FetchError {
     /// neither https nor loopback http.
     #[error("`{0}` is not an https URL (http:// only to a loopback host)")]
     Insecure(String),
+    /// A `jwks_file` that could not be read.
+    #[error("cannot read {path}: {message}")]
+    File {
+        /// The file as configured.
+        path: String,
+        /// Why it could not be read.
+        message: String,
+    },
+    /// A `jwks_file` over [`MAX_BODY_BYTES`].
+    #[error("{path} is larger than {MAX_BODY_BYTES} bytes")]
+    FileTooLarge {
+        /// The file as configured.
+        path: String,
+    },
+    /// A `jwks_file` that is not a JWK Set.
+    #[error("{path} is not a JWK Set: {reason}")]
+    FileNotAJwkSet {
+        /// The file as configured.
+        path: String,
+        /// What the parser said.
+        reason: String,
+    },
+    /// A `jwks_file` without one key tokengate can verify with.
+    #[error("{path} holds no usable signing key")]
+    FileNoUsableKey {
+        /// The file as configured.
+        path: String,
+    },
+}
+
+/// Reads a local JWK Set (`jwks_file`); a missing, oversized or unusable file fails as a URL
+/// would, and the old keys stay.
+pub async fn file(path: &std::path::Path) -> Result<Vec<Key>, FetchError> {
+    let shown = || path.display().to_string();
+    let meta = tokio::fs::metadata(path)
+        .await
+        .map_err(|e| FetchError::File {
+            path: shown(),
+            message: e.to_string(),
+        })?;
+    if meta.len() > MAX_BODY_BYTES as u64 {
+        return Err(FetchError::FileTooLarge { path: shown() });
+    }
+    let body = tokio::fs::read(path).await.map_err(|e| FetchError::File {
+        path: shown(),
+        message: e.to_string(),
+    })?;
+    parse_jwks(&body).map_err(|reason| match reason {
+        None => FetchError::FileNoUsableKey { path: shown() },
+        Some(reason) => FetchError::FileNotAJwkSet {
+            path: shown(),
+            reason,
+        },
+    })
 }
 
 /// The one HTTP client of the process, shared by every key set.

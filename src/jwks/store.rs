@@ -14,6 +14,7 @@ use super::fetch::{self, FetchError, Fetcher};
 use super::key::Key;
 use super::{Lookup, Source, Status};
 use crate::clock;
+use crate::config::Jwks;
 use crate::jwt::Alg;
 
 /// One issuer's keys and fetch state, shared by the key sets that read the same JWKS.
@@ -21,7 +22,7 @@ pub(super) struct Store {
     /// The authorizer name, for logs and metric labels.
     pub label: Arc<str>,
     issuer: String,
-    jwks_uri: Option<String>,
+    jwks: Jwks,
     fetcher: Fetcher,
     by_kid: DashMap<Arc<str>, Arc<Key>>,
     /// Keys published without a `kid`, tried for tokens without one.
@@ -58,7 +59,7 @@ impl Store {
         Store {
             label,
             issuer: source.issuer.clone(),
-            jwks_uri: source.jwks_uri.clone(),
+            jwks: source.jwks.clone(),
             fetcher,
             by_kid: DashMap::new(),
             anonymous: ArcSwap::from_pointee(Vec::new()),
@@ -146,9 +147,10 @@ impl Store {
     }
 
     async fn fetch(&self) -> Result<Vec<Key>, FetchError> {
-        let url = match &self.jwks_uri {
-            Some(uri) => fetch::configured(uri)?,
-            None => {
+        let url = match &self.jwks {
+            Jwks::File(path) => return fetch::file(path).await,
+            Jwks::Url(uri) => fetch::configured(uri)?,
+            Jwks::Discover => {
                 let known = lock(&self.resolved).clone();
                 match known {
                     Some(url) => url,
@@ -157,7 +159,7 @@ impl Store {
             }
         };
         let keys = self.fetcher.keys(&url).await?;
-        if self.jwks_uri.is_none() {
+        if self.jwks == Jwks::Discover {
             *lock(&self.resolved) = Some(url);
         }
         Ok(keys)

@@ -4,16 +4,17 @@
 use serde_json::{Map, Value};
 
 use super::TokenUse;
+use crate::config::Audience;
 use crate::decision::Reason;
 use crate::trace::Trace;
 
 /// What an authorizer requires of the claims.
 #[derive(Debug, Clone)]
 pub struct Rules<'a> {
-    /// `iss` must equal it.
-    pub issuer: &'a str,
-    /// `aud` must hold one of these; without `aud`, `client_id` must be one.
-    pub audience: &'a [String],
+    /// `iss` must equal one (a user pool has two forms).
+    pub issuers: &'a [String],
+    /// Which clients a token must be for.
+    pub audience: &'a Audience,
     /// Cognito's `token_use`, required when set.
     pub token_use: Option<TokenUse>,
     /// Seconds of leeway for `exp`, `nbf` and `iat`.
@@ -76,27 +77,28 @@ pub fn check(
     });
     let (iss, client_id, token_use, aud, times) = typed?;
 
-    let iss_ok = iss == rules.issuer;
-    trace.record("iss", iss_ok, || {
-        format!("{} must equal {}", text(iss), text(rules.issuer))
+    let iss_ok = rules.issuers.iter().any(|i| i == iss);
+    trace.record("iss", iss_ok, || match rules.issuers {
+        [one] => format!("{} must equal {}", text(iss), text(one)),
+        many => format!("{} must be one of {}", text(iss), texts(many)),
     });
     if !iss_ok {
         return Err(Reason::WrongIssuer);
     }
-    let audience_ok = match &aud {
-        Some(list) => list.iter().any(|a| rules.audience.iter().any(|c| c == a)),
-        None => client_id.is_some_and(|id| rules.audience.iter().any(|c| c == id)),
+    let audience_ok = match (rules.audience, &aud) {
+        (Audience::AnyAppClient, _) => true,
+        (Audience::Clients(ours), Some(list)) => list.iter().any(|a| ours.iter().any(|c| c == a)),
+        (Audience::Clients(ours), None) => client_id.is_some_and(|id| ours.iter().any(|c| c == id)),
     };
-    trace.record("audience", audience_ok, || match &aud {
-        Some(list) => format!(
-            "aud {} must hold one of {}",
-            texts(list),
-            texts(rules.audience)
-        ),
-        None => format!(
+    trace.record("audience", audience_ok, || match (rules.audience, &aud) {
+        (Audience::AnyAppClient, _) => "any app client of the pool is accepted".into(),
+        (Audience::Clients(ours), Some(list)) => {
+            format!("aud {} must hold one of {}", texts(list), texts(ours))
+        }
+        (Audience::Clients(ours), None) => format!(
             "no aud: client_id {} must be one of {}",
             client_id.map_or_else(|| "(absent)".to_owned(), text),
-            texts(rules.audience)
+            texts(ours)
         ),
     });
     if !audience_ok {
@@ -217,16 +219,22 @@ pub fn has_any_joined_scope(held: &str, required: &[String]) -> bool {
             .any(|h| required.iter().any(|r| r == h))
 }
 
+/// A claim by name: whole first (`cognito:groups`, `https://example.com/roles`), then as a
+/// dotted path into objects (`address.country`).
+pub fn lookup<'c>(claims: &'c Map<String, Value>, name: &str) -> Option<&'c Value> {
+    claims.get(name).or_else(|| {
+        let mut parts = name.split('.');
+        let first = claims.get(parts.next()?)?;
+        parts.try_fold(first, |v, p| v.as_object()?.get(p))
+    })
+}
+
 /// A claim's value as a header value, or `None` when nothing should be forwarded.
 ///
 /// The name is looked up whole first (`cognito:groups`), then as a dotted path into objects.
 /// Values carrying control characters other than tab are never forwarded.
 pub fn header_value(claims: &Map<String, Value>, name: &str) -> Option<String> {
-    let value = claims.get(name).or_else(|| {
-        let mut parts = name.split('.');
-        let first = claims.get(parts.next()?)?;
-        parts.try_fold(first, |v, p| v.as_object()?.get(p))
-    })?;
+    let value = lookup(claims, name)?;
     let text = match value {
         Value::Null => return None,
         Value::String(s) => s.clone(),
@@ -262,9 +270,11 @@ mod tests {
 
     const ISS: &str = "https://issuer.example";
 
-    fn rules(aud: &[String]) -> Rules<'_> {
+    fn rules(aud: &Audience) -> Rules<'_> {
+        static ISSUERS: std::sync::LazyLock<Vec<String>> =
+            std::sync::LazyLock::new(|| vec![ISS.to_owned()]);
         Rules {
-            issuer: ISS,
+            issuers: &ISSUERS,
             audience: aud,
             token_use: None,
             clock_skew: 0.0,
@@ -273,7 +283,7 @@ mod tests {
 
     #[test]
     fn checks_run_in_order_and_name_the_first_failure() {
-        let aud = vec!["app".to_owned()];
+        let aud = Audience::Clients(vec!["app".to_owned()]);
         let r = rules(&aud);
         let ok = json!({"iss": ISS, "aud": "app", "exp": 200});
         assert!(check(&obj(ok), &r, 100.0, &mut NoTrace).is_ok());
@@ -328,7 +338,7 @@ mod tests {
 
     #[test]
     fn cognito_access_tokens_match_on_client_id_and_token_use() {
-        let aud = vec!["client123".to_owned()];
+        let aud = Audience::Clients(vec!["client123".to_owned()]);
         let mut r = rules(&aud);
         r.token_use = Some(TokenUse::Access);
         let access =

@@ -11,7 +11,11 @@ use axum::routing::get;
 use metrics_exporter_prometheus::PrometheusHandle;
 use serde::Serialize;
 
+use std::sync::atomic::Ordering;
+
+use crate::limits::Limits;
 use crate::metrics as m;
+use crate::server::Connections;
 use crate::state::State;
 
 /// What the admin routes read.
@@ -21,6 +25,10 @@ pub struct Admin {
     pub state: Arc<State>,
     /// For `/metrics`.
     pub metrics: PrometheusHandle,
+    /// The limits the listeners run with, shown on `/readyz`.
+    pub limits: Limits,
+    /// Each listener's open connections, shown on `/readyz`.
+    pub connections: Connections,
 }
 
 /// `/metrics`, `/healthz` and `/readyz`, served from `admin`.
@@ -33,6 +41,7 @@ pub fn router(admin: Admin) -> Router {
 }
 
 async fn metrics(Extract(admin): Extract<Admin>) -> Response {
+    crate::log::publish_dropped();
     // Gauges that describe "now" are brought up to date at scrape time.
     let snap = admin.state.snapshot();
     metrics::gauge!(m::TOKEN_CACHE_ENTRIES).set(snap.cache.entry_count() as f64);
@@ -58,6 +67,34 @@ async fn metrics(Extract(admin): Extract<Admin>) -> Response {
 struct Readiness {
     ready: bool,
     authorizers: BTreeMap<String, KeyStatus>,
+    /// Open connections per listener, against `limits.max_connections`.
+    connections: BTreeMap<&'static str, usize>,
+    limits: LimitsView,
+}
+
+/// `limits` as the config writes them.
+#[derive(Serialize)]
+struct LimitsView {
+    max_connections: usize,
+    max_streams: u32,
+    max_request_bytes: usize,
+    request_timeout: String,
+    header_read_timeout: String,
+    idle_timeout: String,
+}
+
+impl From<&Limits> for LimitsView {
+    fn from(l: &Limits) -> LimitsView {
+        let d = |d| humantime::format_duration(d).to_string();
+        LimitsView {
+            max_connections: l.max_connections,
+            max_streams: l.max_streams,
+            max_request_bytes: l.max_request_bytes,
+            request_timeout: d(l.request_timeout),
+            header_read_timeout: d(l.header_read_timeout),
+            idle_timeout: d(l.idle_timeout),
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -88,5 +125,16 @@ async fn readyz(Extract(admin): Extract<Admin>) -> Response {
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    (code, axum::Json(Readiness { ready, authorizers })).into_response()
+    let c = &admin.connections;
+    let connections = [("grpc", &c.grpc), ("http", &c.http), ("admin", &c.admin)]
+        .into_iter()
+        .map(|(l, n)| (l, n.load(Ordering::Relaxed)))
+        .collect();
+    let body = Readiness {
+        ready,
+        authorizers,
+        connections,
+        limits: LimitsView::from(&admin.limits),
+    };
+    (code, axum::Json(body)).into_response()
 }

@@ -7,9 +7,9 @@ use std::time::Instant;
 
 use crate::decision::{Decision, Reason};
 use crate::gate;
+use crate::log::ClientLog;
 use crate::metrics::{self, Transport};
 use crate::request::{Headers, Request};
-use crate::server::denylog::DenyLog;
 use crate::state::{Snapshot, State};
 
 /// Where a check came from, for the denial log.
@@ -25,13 +25,13 @@ pub struct Origin<'a> {
 #[derive(Clone)]
 pub struct Checker {
     state: Arc<State>,
-    log: Arc<DenyLog>,
+    log: Arc<ClientLog>,
     transport: Transport,
 }
 
 impl Checker {
-    /// A checker for `transport`, logging its denials to `log`.
-    pub fn new(state: Arc<State>, log: Arc<DenyLog>, transport: Transport) -> Checker {
+    /// A checker for `transport`, logging what clients sent to `log`.
+    pub fn new(state: Arc<State>, log: Arc<ClientLog>, transport: Transport) -> Checker {
         Checker {
             state,
             log,
@@ -48,6 +48,14 @@ impl Checker {
     pub async fn check(&self, snap: &Snapshot, req: &Request<'_>, from: Origin<'_>) -> Decision {
         let started = Instant::now();
         let decision = gate::check(snap, req, self.state.clock().now()).await;
+        if let Some(name) = req.context.and_then(|c| c.get("authorizer"))
+            && snap.authorizer(name).is_none()
+        {
+            // A proxy misconfiguration, but any client reaching that route repeats it.
+            let now = crate::clock::unix_millis();
+            self.log
+                .unknown_authorizer(now, self.transport, name, from.peer, from.client);
+        }
         self.record(&decision, started, from);
         decision
     }
@@ -69,7 +77,9 @@ impl Checker {
     fn record(&self, decision: &Decision, started: Instant, from: Origin<'_>) {
         metrics::record_check(self.transport, decision, started.elapsed());
         if !decision.is_allow() {
-            self.log.denied(self.transport, decision, from);
+            let now = crate::clock::unix_millis();
+            self.log
+                .denied(now, self.transport, decision, from.peer, from.client);
         }
     }
 }

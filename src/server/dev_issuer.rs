@@ -60,6 +60,8 @@ struct TokenForm {
     client_id: Option<String>,
     client_secret: Option<String>,
     scope: Option<String>,
+    /// Space- or comma-separated group names, as Cognito's `cognito:groups` claim.
+    groups: Option<String>,
 }
 
 /// The client-credentials grant, answered with a Cognito-shaped access token.
@@ -99,6 +101,12 @@ async fn token(
     });
     if let Some(scope) = form.scope.filter(|s| !s.trim().is_empty()) {
         claims["scope"] = json!(scope.trim());
+    }
+    if let Some(groups) = form.groups {
+        let groups: Vec<&str> = groups.split([' ', ',']).filter(|g| !g.is_empty()).collect();
+        if !groups.is_empty() {
+            claims["cognito:groups"] = json!(groups);
+        }
     }
     Json(json!({
         "access_token": issuer.signer.sign(&claims),

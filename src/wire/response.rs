@@ -1,0 +1,386 @@
+//! `CheckResponse` bytes written directly, with no message built.
+//!
+//! Protobuf lets a message's fields, a repeated field's elements and a map's entries arrive in
+//! any grouping, so an allow is its verdict's pre-encoded [`Allow`] (claim headers, and the
+//! `authorizer` and `claims` metadata entries) with the per-request parts (removals, the `route`
+//! entry) written beside it: lengths computed, bytes copied. The order matches prost's (fields by
+//! number, map entries by key: `authorizer`, `claims`, `route`), so the bytes are the very ones
+//! prost would write. A denial depends only on its reason (and, for `insufficient_scope`, the
+//! route's scopes), so each is encoded once.
+
+use std::sync::LazyLock;
+
+use prost::bytes::{BufMut, Bytes, BytesMut};
+use prost::encoding::{WireType, encode_key, encode_varint, encoded_len_varint, key_len};
+
+use crate::decision::{Challenge, Claims, Decision, Reason, Wire};
+
+/// Field numbers from `proto/envoy/service/auth/v3/external_auth.proto`,
+/// `proto/envoy/config/core/v3/header_value.proto`, `proto/envoy/type/v3/http_status.proto`,
+/// `proto/google/rpc/status.proto` and protobuf's `struct.proto`.
+mod field {
+    /// `CheckResponse.status`, `.denied_response`, `.ok_response`, `.dynamic_metadata`
+    pub const STATUS: u32 = 1;
+    pub const DENIED: u32 = 2;
+    pub const OK: u32 = 3;
+    pub const DYNAMIC_METADATA: u32 = 4;
+    /// `google.rpc.Status.code` and `envoy.type.v3.HttpStatus.code`
+    pub const CODE: u32 = 1;
+    /// `DeniedHttpResponse.status`, `.headers`, `.body`
+    pub const DENIED_STATUS: u32 = 1;
+    pub const DENIED_HEADERS: u32 = 2;
+    pub const BODY: u32 = 3;
+    /// `OkHttpResponse.headers`, `.headers_to_remove`, `.query_parameters_to_remove`
+    pub const OK_HEADERS: u32 = 2;
+    pub const HEADERS_TO_REMOVE: u32 = 5;
+    pub const QUERY_TO_REMOVE: u32 = 8;
+    /// `HeaderValueOption.header`, `.append_action`
+    pub const HEADER: u32 = 1;
+    pub const APPEND_ACTION: u32 = 3;
+    /// `HeaderValue.key`, `.value`
+    pub const KEY: u32 = 1;
+    pub const VALUE: u32 = 2;
+    /// `Struct.fields`, and its entries' key and value
+    pub const FIELDS: u32 = 1;
+    pub const ENTRY_KEY: u32 = 1;
+    pub const ENTRY_VALUE: u32 = 2;
+    /// `Value.string_value`, `.struct_value`
+    pub const STRING_VALUE: u32 = 3;
+    pub const STRUCT_VALUE: u32 = 5;
+}
+
+/// `HeaderValueOption.HeaderAppendAction.OVERWRITE_IF_EXISTS_OR_ADD`
+const OVERWRITE_IF_EXISTS_OR_ADD: u64 = 2;
+/// `google.rpc.Code.OK`
+const GRPC_OK: i32 = 0;
+
+/// What an allow sends that never changes for one cached verdict: its claim headers and, with
+/// claims, the `authorizer` and `claims` entries of `dynamic_metadata`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Allow {
+    /// `OkHttpResponse.headers` elements, one per claim header, in order.
+    headers: Box<[u8]>,
+    /// `Struct.fields` entries; `None` without claims (a public route): no `dynamic_metadata`.
+    /// The claims' own encoded `Struct` is its tail, `claims_len` bytes long.
+    metadata: Option<Box<[u8]>>,
+    claims_len: usize,
+}
+
+impl Allow {
+    /// `claims` is the encoded `Struct` of [`Claims::as_bytes`].
+    pub fn new<'h>(
+        authorizer: &str,
+        set_headers: impl IntoIterator<Item = (&'h str, &'h str)>,
+        claims: Option<&[u8]>,
+    ) -> Allow {
+        let mut headers = Vec::new();
+        for (key, value) in set_headers {
+            put_header_option(field::OK_HEADERS, key, value, &mut headers);
+        }
+        let metadata = claims.map(|claims| {
+            let mut entries = Vec::with_capacity(
+                entry_len("authorizer", field::STRING_VALUE, authorizer.len())
+                    + entry_len("claims", field::STRUCT_VALUE, claims.len()),
+            );
+            put_entry(
+                "authorizer",
+                field::STRING_VALUE,
+                authorizer.as_bytes(),
+                &mut entries,
+            );
+            put_entry("claims", field::STRUCT_VALUE, claims, &mut entries);
+            entries.into_boxed_slice()
+        });
+        Allow {
+            headers: headers.into_boxed_slice(),
+            metadata,
+            claims_len: claims.map_or(0, <[u8]>::len),
+        }
+    }
+
+    /// The claims' encoded `Struct`, as given to [`Allow::new`]: a cache entry that keeps its
+    /// `Allow` need not keep the claims a second time.
+    pub fn claims(&self) -> Option<&[u8]> {
+        let metadata = self.metadata.as_deref()?;
+        metadata.get(metadata.len().checked_sub(self.claims_len)?..)
+    }
+
+    /// The size of the response [`Allow::write`] writes. `route` is sent only with claims.
+    pub fn encoded_len<S: AsRef<str>>(
+        &self,
+        remove_headers: &[S],
+        remove_query: &[S],
+        route: Option<&str>,
+    ) -> usize {
+        let (ok, metadata) = self.lens(remove_headers, remove_query, route);
+        status_len(GRPC_OK)
+            + delimited_len(field::OK, ok)
+            + metadata.map_or(0, |m| delimited_len(field::DYNAMIC_METADATA, m))
+    }
+
+    /// Writes the `CheckResponse` of this verdict with the request's removals and route.
+    pub fn write<S: AsRef<str>>(
+        &self,
+        remove_headers: &[S],
+        remove_query: &[S],
+        route: Option<&str>,
+        out: &mut impl BufMut,
+    ) {
+        let (ok, metadata_len) = self.lens(remove_headers, remove_query, route);
+        put_status(GRPC_OK, out);
+        put_delimited(field::OK, ok, out);
+        out.put_slice(&self.headers);
+        for h in remove_headers {
+            put_bytes(field::HEADERS_TO_REMOVE, h.as_ref().as_bytes(), out);
+        }
+        for q in remove_query {
+            put_bytes(field::QUERY_TO_REMOVE, q.as_ref().as_bytes(), out);
+        }
+        if let (Some(metadata), Some(len)) = (&self.metadata, metadata_len) {
+            put_delimited(field::DYNAMIC_METADATA, len, out);
+            out.put_slice(metadata);
+            if let Some(route) = route {
+                put_entry("route", field::STRING_VALUE, route.as_bytes(), out);
+            }
+        }
+    }
+
+    /// [`Allow::write`] into a buffer of exactly the right size.
+    pub fn to_bytes<S: AsRef<str>>(
+        &self,
+        remove_headers: &[S],
+        remove_query: &[S],
+        route: Option<&str>,
+    ) -> Bytes {
+        let len = self.encoded_len(remove_headers, remove_query, route);
+        let mut out = BytesMut::with_capacity(len);
+        self.write(remove_headers, remove_query, route, &mut out);
+        out.freeze()
+    }
+
+    /// The lengths of `ok_response` and of `dynamic_metadata` (when sent).
+    fn lens<S: AsRef<str>>(
+        &self,
+        remove_headers: &[S],
+        remove_query: &[S],
+        route: Option<&str>,
+    ) -> (usize, Option<usize>) {
+        let removed = |tag, list: &[S]| -> usize {
+            list.iter()
+                .map(|s| delimited_len(tag, s.as_ref().len()))
+                .sum()
+        };
+        let ok = self.headers.len()
+            + removed(field::HEADERS_TO_REMOVE, remove_headers)
+            + removed(field::QUERY_TO_REMOVE, remove_query);
+        let metadata = self.metadata.as_ref().map(|m| {
+            m.len() + route.map_or(0, |r| entry_len("route", field::STRING_VALUE, r.len()))
+        });
+        (ok, metadata)
+    }
+}
+
+/// A denial's whole `CheckResponse`.
+pub fn deny(wire: &Wire, challenge: Option<&str>) -> Bytes {
+    let http_status = varint_len(field::CODE, int32(i32::from(wire.http_status)));
+    let content_type = header_option_len("content-type", "application/json");
+    let challenge_len = challenge.map(|c| header_option_len("www-authenticate", c));
+    let denied = delimited_len(field::DENIED_STATUS, http_status)
+        + delimited_len(field::DENIED_HEADERS, content_type)
+        + challenge_len.map_or(0, |c| delimited_len(field::DENIED_HEADERS, c))
+        + optional_len(field::BODY, wire.body.as_bytes());
+    let mut out =
+        BytesMut::with_capacity(status_len(wire.grpc_code) + delimited_len(field::DENIED, denied));
+    put_status(wire.grpc_code, &mut out);
+    put_delimited(field::DENIED, denied, &mut out);
+    put_delimited(field::DENIED_STATUS, http_status, &mut out);
+    put_varint(field::CODE, int32(i32::from(wire.http_status)), &mut out);
+    let json = "application/json";
+    put_header_option(field::DENIED_HEADERS, "content-type", json, &mut out);
+    if let Some(c) = challenge {
+        put_header_option(field::DENIED_HEADERS, "www-authenticate", c, &mut out);
+    }
+    put_optional(field::BODY, wire.body.as_bytes(), &mut out);
+    out.freeze()
+}
+
+/// Every reason's denial, encoded once; allow reasons are never looked up here.
+static DENIALS: LazyLock<Vec<(Reason, Bytes)>> = LazyLock::new(|| {
+    Reason::ALL
+        .iter()
+        .map(|r| {
+            (
+                *r,
+                deny(&r.wire(), r.wire().challenge.header(&[]).as_deref()),
+            )
+        })
+        .collect()
+});
+
+/// The encoded denial for `reason`: shared bytes, except `insufficient_scope`'s, which names
+/// the route's `scopes` and is built per call (a caller may keep it per route).
+pub fn denial(reason: Reason, scopes: &[String]) -> Bytes {
+    let wire = reason.wire();
+    let fresh = || deny(&wire, wire.challenge.header(scopes).as_deref());
+    if wire.challenge == Challenge::InsufficientScope {
+        return fresh();
+    }
+    // `Reason::ALL` lists the variants in declaration order; the check keeps a reordering safe.
+    match DENIALS.get(reason as usize) {
+        Some((r, bytes)) if *r == reason => bytes.clone(),
+        _ => fresh(),
+    }
+}
+
+/// The encoded `CheckResponse` for a decision, the same bytes as prost encoding
+/// `server::grpc::response(decision)`. Builds the [`Allow`] on the spot: the hot path keeps one
+/// per cached verdict instead.
+pub fn encode(decision: &Decision) -> Bytes {
+    if !decision.is_allow() {
+        return denial(decision.reason, &decision.scopes);
+    }
+    let allow = Allow::new(
+        &decision.authorizer,
+        decision
+            .set_headers
+            .iter()
+            .map(|(k, v)| (k.as_ref(), v.as_str())),
+        decision.claims.as_ref().map(Claims::as_bytes),
+    );
+    allow.to_bytes(
+        &decision.remove_headers,
+        &decision.remove_query,
+        decision.route.as_deref(),
+    )
+}
+
+/// protobuf writes a negative `int32` as its 64-bit two's complement.
+fn int32(v: i32) -> u64 {
+    i64::from(v) as u64
+}
+
+fn status_len(code: i32) -> usize {
+    delimited_len(field::STATUS, varint_len(field::CODE, int32(code)))
+}
+
+/// `status` is always sent, even when its code is OK and the message is empty.
+fn put_status(code: i32, out: &mut impl BufMut) {
+    put_delimited(field::STATUS, varint_len(field::CODE, int32(code)), out);
+    put_varint(field::CODE, int32(code), out);
+}
+
+/// A singular varint field: proto3 leaves zero off the wire.
+fn varint_len(tag: u32, v: u64) -> usize {
+    if v == 0 {
+        0
+    } else {
+        key_len(tag) + encoded_len_varint(v)
+    }
+}
+
+fn put_varint(tag: u32, v: u64, out: &mut impl BufMut) {
+    if v != 0 {
+        encode_key(tag, WireType::Varint, out);
+        encode_varint(v, out);
+    }
+}
+
+fn delimited_len(tag: u32, len: usize) -> usize {
+    key_len(tag) + encoded_len_varint(len as u64) + len
+}
+
+fn put_delimited(tag: u32, len: usize, out: &mut impl BufMut) {
+    encode_key(tag, WireType::LengthDelimited, out);
+    encode_varint(len as u64, out);
+}
+
+/// A repeated or oneof string: written even when empty.
+fn put_bytes(tag: u32, bytes: &[u8], out: &mut impl BufMut) {
+    put_delimited(tag, bytes.len(), out);
+    out.put_slice(bytes);
+}
+
+/// A singular string: proto3 leaves the empty string off the wire.
+fn optional_len(tag: u32, bytes: &[u8]) -> usize {
+    if bytes.is_empty() {
+        0
+    } else {
+        delimited_len(tag, bytes.len())
+    }
+}
+
+fn put_optional(tag: u32, bytes: &[u8], out: &mut impl BufMut) {
+    if !bytes.is_empty() {
+        put_bytes(tag, bytes, out);
+    }
+}
+
+/// A `HeaderValueOption` that overwrites: its length, without its own key and length.
+fn header_option_len(key: &str, value: &str) -> usize {
+    let header =
+        optional_len(field::KEY, key.as_bytes()) + optional_len(field::VALUE, value.as_bytes());
+    delimited_len(field::HEADER, header)
+        + varint_len(field::APPEND_ACTION, OVERWRITE_IF_EXISTS_OR_ADD)
+}
+
+fn put_header_option(tag: u32, key: &str, value: &str, out: &mut impl BufMut) {
+    let header =
+        optional_len(field::KEY, key.as_bytes()) + optional_len(field::VALUE, value.as_bytes());
+    put_delimited(tag, header_option_len(key, value), out);
+    put_delimited(field::HEADER, header, out);
+    put_optional(field::KEY, key.as_bytes(), out);
+    put_optional(field::VALUE, value.as_bytes(), out);
+    put_varint(field::APPEND_ACTION, OVERWRITE_IF_EXISTS_OR_ADD, out);
+}
+
+/// One `Struct.fields` entry whose `Value` is `kind` holding `value_len` bytes, with its key.
+fn entry_len(key: &str, kind: u32, value_len: usize) -> usize {
+    let value = delimited_len(kind, value_len);
+    let entry =
+        optional_len(field::ENTRY_KEY, key.as_bytes()) + delimited_len(field::ENTRY_VALUE, value);
+    delimited_len(field::FIELDS, entry)
+}
+
+fn put_entry(key: &str, kind: u32, value: &[u8], out: &mut impl BufMut) {
+    let value_len = delimited_len(kind, value.len());
+    let entry = optional_len(field::ENTRY_KEY, key.as_bytes())
+        + delimited_len(field::ENTRY_VALUE, value_len);
+    put_delimited(field::FIELDS, entry, out);
+    put_optional(field::ENTRY_KEY, key.as_bytes(), out);
+    put_delimited(field::ENTRY_VALUE, value_len, out);
+    // A oneof member is written even when empty.
+    put_bytes(kind, value, out);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bare_allow_is_an_empty_status_and_an_empty_ok_response() {
+        let bytes = Allow::default().to_bytes::<&str>(&[], &[], Some("GET /"));
+        assert_eq!(&bytes[..], &[0x0a, 0x00, 0x1a, 0x00]);
+    }
+
+    #[test]
+    fn the_claims_are_kept_once_and_given_back() {
+        let claims = [0x0a, 0x03, 0x0a, 0x01, b'a'];
+        let allow = Allow::new("main", [("x-user-id", "u")], Some(&claims));
+        assert_eq!(allow.claims(), Some(&claims[..]));
+        assert_eq!(Allow::new("main", [], None).claims(), None);
+        assert_eq!(Allow::new("", [], Some(&[])).claims(), Some(&[][..]));
+    }
+
+    #[test]
+    fn every_denial_is_encoded_once_per_reason() {
+        for (i, r) in Reason::ALL.iter().enumerate() {
+            assert_eq!(*r as usize, i, "Reason::ALL is not in declaration order");
+        }
+        let a = denial(Reason::Expired, &[]);
+        let b = denial(Reason::Expired, &[]);
+        assert_eq!(a.as_ptr(), b.as_ptr(), "the shared bytes were not reused");
+        let scoped = denial(Reason::InsufficientScope, &["a".to_owned()]);
+        let text = String::from_utf8_lossy(&scoped);
+        assert!(text.contains(r#"scope="a""#), "{text}");
+    }
+}
