@@ -17,7 +17,9 @@ use crate::trace::Trace;
 /// An authorizer ready for checks.
 #[derive(Debug)]
 pub struct Authorizer {
+    /// The config's name, for labels and logs.
     pub name: Arc<str>,
+    /// The rules as configured.
     pub config: config::Authorizer,
     algs: AlgSet,
     keys: Arc<KeySet>,
@@ -107,6 +109,7 @@ impl Authorizer {
         &self.config.claims
     }
 
+    /// Seconds of leeway for the time claims.
     pub fn clock_skew(&self) -> f64 {
         self.skew
     }

@@ -10,6 +10,7 @@ use crate::config::{self, Config};
 use crate::log::LogFormat;
 use crate::{dev, explain, jwks, proxy_config, server, signal};
 
+/// The parsed command line.
 #[derive(Debug, Parser)]
 #[command(
     name = "tokengate",
@@ -20,10 +21,12 @@ pub struct Cli {
     /// Log line format on stderr (level from RUST_LOG, default info).
     #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
     pub log_format: LogFormat,
+    /// What to do.
     #[command(subcommand)]
     pub command: Command,
 }
 
+/// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the authorizer.
@@ -37,12 +40,14 @@ pub enum Command {
     },
     /// Parse and validate a config file: a summary and exit 0, or every error and exit 1.
     CheckConfig {
+        /// The YAML config file.
         #[arg(long, env = "TOKENGATE_CONFIG")]
         config: PathBuf,
     },
     /// Print the proxy configuration this config needs (nginx, Envoy gRPC or HTTP mode,
     /// Traefik), or exit 1 saying why that proxy cannot work with it.
     ProxyConfig {
+        /// The tokengate config the proxy will front.
         #[arg(long, env = "TOKENGATE_CONFIG")]
         config: PathBuf,
         /// The proxy.
@@ -67,6 +72,7 @@ pub enum Command {
     Import(ImportArgs),
 }
 
+/// `tokengate import`'s arguments.
 #[derive(Debug, Args)]
 pub struct ImportArgs {
     /// The template (YAML or JSON) or the API Gateway OpenAPI/Swagger export.
@@ -87,6 +93,7 @@ pub struct ImportArgs {
 }
 
 impl ImportArgs {
+    /// What the import reads, as its library takes it.
     pub fn options(self) -> crate::import::Options {
         crate::import::Options {
             file: self.file,

@@ -28,7 +28,9 @@ pub use summary::{summary, warnings};
 pub struct Problem {
     /// YAML path, e.g. `authorizers.cognito.issuer` or `routes["GET /x"].scopes`.
     pub path: String,
+    /// 1-based line in the file, when the problem has one.
     pub line: Option<usize>,
+    /// What is wrong, for the operator.
     pub message: String,
 }
 
@@ -44,11 +46,15 @@ impl fmt::Display for Problem {
 /// Why a config could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// The file could not be read.
     #[error("cannot read {path}: {source}")]
     Read {
+        /// The path as given.
         path: String,
+        /// Why it could not be read.
         source: std::io::Error,
     },
+    /// Every problem found, in file order.
     #[error("{}", Problems(.0))]
     Invalid(Vec<Problem>),
 }
@@ -69,13 +75,17 @@ impl fmt::Display for Problems<'_> {
 /// A checked configuration.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Config {
+    /// The three listeners' addresses.
     pub listen: Listen,
+    /// The HTTP authorizer's settings.
     pub http: Http,
     /// How request paths are checked before routing.
     pub paths: Paths,
+    /// The verified-token cache.
     pub cache: Cache,
     /// In file order.
     pub authorizers: Vec<Authorizer>,
+    /// Revoked tokens, when a `revocation` file is configured.
     pub revocation: Option<Revocation>,
     /// In file order; `$default` has no parsed key.
     pub routes: Vec<Route>,
@@ -91,6 +101,7 @@ pub struct Config {
 pub struct Cors {
     /// Exact origins (`https://app.example.com`), or `*` alone (never with credentials).
     pub allow_origins: Vec<String>,
+    /// Whether denials tell the browser it may send credentials (`Access-Control-Allow-Credentials`).
     pub allow_credentials: bool,
     /// Response headers a script may read on a denial. Defaults to `[www-authenticate]`.
     pub expose_headers: Vec<String>,
@@ -103,13 +114,18 @@ impl Cors {
     }
 }
 
+/// Where the three listeners bind (`listen`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Listen {
+    /// `envoy.service.auth.v3.Authorization/Check`, health and reflection.
     pub grpc: SocketAddr,
+    /// The HTTP authorizer (nginx `auth_request`, Envoy's HTTP mode).
     pub http: SocketAddr,
+    /// `/metrics`, `/healthz` and `/readyz`.
     pub admin: SocketAddr,
 }
 
+/// The HTTP authorizer's settings (`http`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Http {
     /// Stripped from the HTTP authorizer's own request line (Envoy HTTP mode).
@@ -145,6 +161,7 @@ impl OriginalRequest {
     }
 }
 
+/// The verified-token cache (`cache`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Cache {
     /// Verified tokens kept at most; 0 turns the cache off. Defaults to 100 000.
@@ -156,22 +173,31 @@ pub struct Cache {
 /// One issuer's rules.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Authorizer {
+    /// The key under `authorizers`: used by routes, logs and metric labels.
     pub name: String,
     /// Compared with `iss` exactly (for a user pool, its "original" issuer form).
     pub issuer: String,
     /// Set when the authorizer names a Cognito user pool: `iss` may be either of its forms.
     pub pool: Option<UserPool>,
+    /// Which clients a token must be for.
     pub audience: Audience,
+    /// Where the keys come from.
     pub jwks: Jwks,
+    /// Where the token is looked for, first present wins. Defaults to the `Authorization` header.
     pub identity_source: Vec<IdentitySource>,
     /// Defaults to every asymmetric algorithm tokengate supports.
     pub algorithms: Vec<Alg>,
+    /// Cognito's `token_use` claim, required to match when set.
     pub token_use: Option<TokenUse>,
+    /// Leeway for `exp`, `nbf` and `iat`. Defaults to 0.
     pub clock_skew: Duration,
+    /// How often the JWKS is fetched again. Defaults to 15 minutes.
     pub jwks_refresh: Duration,
     /// `(claim, header)` in file order.
     pub claims_to_headers: Vec<(String, String)>,
+    /// A header that carries the verified payload, base64url, when set.
     pub forward_payload_header: Option<String>,
+    /// Whether the token's header is removed before the request goes upstream.
     pub strip_token: bool,
     /// Claim rules every route of this authorizer requires.
     pub claims: Vec<ClaimRule>,
@@ -211,6 +237,7 @@ pub enum Jwks {
 /// A Cognito user pool, as the console, SAM and CloudFormation name it.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct UserPool {
+    /// `eu-west-3`.
     pub region: String,
     /// `eu-west-3_e5ONyZIM4`.
     pub id: String,
@@ -240,25 +267,31 @@ impl UserPool {
 /// element) equals one of them.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ClaimRule {
+    /// The claim's name, as in the payload (`cognito:groups`).
     pub claim: String,
     /// Never empty.
     pub values: Vec<String>,
 }
 
+/// One entry of `routes`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Route {
     /// As written: `GET /users/{userId}` or `$default`.
     pub key: String,
     /// `None` for `$default`.
     pub parsed: Option<RouteKey>,
+    /// What the route asks of a request.
     pub rule: Rule,
 }
 
+/// What a route asks of a request.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Rule {
+    /// No token needed.
     Public,
     /// Always denied (403, `no_route`).
     Deny,
+    /// A valid token from one of the authorizers, holding one of the scopes.
     Protected {
         /// One or more authorizer names; with several, `iss` picks.
         authorizers: Vec<String>,
@@ -272,6 +305,7 @@ pub enum Rule {
 /// A list of revoked tokens (`revocation`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Revocation {
+    /// The file the list is read from.
     pub file: PathBuf,
     /// How often the file's modification time and size are checked. Defaults to 10 s.
     pub refresh: Duration,
@@ -279,8 +313,11 @@ pub struct Revocation {
     pub list: std::sync::Arc<crate::revocation::List>,
 }
 
+/// Where the gRPC listener binds unless configured.
 pub const DEFAULT_GRPC: &str = "127.0.0.1:9191";
+/// Where the HTTP authorizer binds unless configured.
 pub const DEFAULT_HTTP: &str = "127.0.0.1:9192";
+/// Where the admin listener binds unless configured.
 pub const DEFAULT_ADMIN: &str = "127.0.0.1:9090";
 
 impl Default for Listen {
@@ -330,6 +367,7 @@ impl Config {
         }
     }
 
+    /// The authorizer called `name`, if the config has one.
     pub fn authorizer(&self, name: &str) -> Option<&Authorizer> {
         self.authorizers.iter().find(|a| a.name == name)
     }

@@ -10,6 +10,7 @@ use crate::token_cache::{Claims, Verified};
 /// The core's verdict on one request.
 #[derive(Clone, Debug)]
 pub struct Decision {
+    /// Why the request was allowed or denied.
     pub reason: Reason,
     /// Authorizer name, or [`NO_AUTHORIZER`].
     pub authorizer: Arc<str>,
@@ -31,6 +32,7 @@ pub struct Decision {
 }
 
 impl Decision {
+    /// Whether the request goes through.
     pub fn is_allow(&self) -> bool {
         self.reason.is_allow()
     }
@@ -45,6 +47,7 @@ impl Decision {
         self.verified.as_ref().map(|v| &v.claims)
     }
 
+    /// What the transports send for this decision.
     pub fn wire(&self) -> Wire {
         self.reason.wire()
     }

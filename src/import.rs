@@ -35,6 +35,7 @@ pub(crate) use source::{Source, domain_mtls};
 /// What `tokengate import` was asked.
 #[derive(Clone, Debug, Default)]
 pub struct Options {
+    /// The template or export to read.
     pub file: PathBuf,
     /// The logical id of the API to import, when the template has several.
     pub api: Option<String>,
@@ -83,7 +84,9 @@ fn shell(s: &str) -> String {
 /// The result: a config's text, and warnings for stderr (also in the config's header).
 #[derive(Clone, Debug)]
 pub struct Imported {
+    /// The config, as YAML text.
     pub config: String,
+    /// What could not be carried over exactly, one line each.
     pub warnings: Vec<String>,
 }
 

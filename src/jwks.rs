@@ -27,8 +27,11 @@ use store::Store;
 /// Where a key set comes from. Two authorizers with equal sources may share one set.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Source {
+    /// The authorizer's `issuer`.
     pub issuer: String,
+    /// Where the keys come from: discovery, a URL or a file.
     pub jwks: Jwks,
+    /// How often the set is fetched again.
     pub refresh: Duration,
 }
 
@@ -53,8 +56,11 @@ pub enum Lookup {
 /// A point-in-time view for `/readyz` and metrics.
 #[derive(Debug, Clone)]
 pub struct Status {
+    /// Usable keys held.
     pub keys: usize,
+    /// Time since the last successful fetch; `None` before the first.
     pub age: Option<Duration>,
+    /// Why the last fetch failed; `None` once one succeeds.
     pub last_error: Option<String>,
 }
 
@@ -116,6 +122,7 @@ impl KeySet {
         tokio::spawn(refresh::run(Arc::downgrade(self)));
     }
 
+    /// Where the keys come from.
     pub fn source(&self) -> &Source {
         &self.source
     }
@@ -125,6 +132,7 @@ impl KeySet {
         self.id
     }
 
+    /// Whether keys were ever loaded (a set that loaded once stays loaded through failures).
     pub fn is_loaded(&self) -> bool {
         self.store.is_loaded()
     }
@@ -159,6 +167,7 @@ impl KeySet {
         self.store.verifications()
     }
 
+    /// Key count, age and last error, for `/readyz` and the gauges.
     pub fn status(&self) -> Status {
         self.store.status()
     }

@@ -16,14 +16,23 @@ pub use signer::Signer;
 /// The signature algorithms tokengate verifies. Symmetric (HMAC) and `none` do not exist here.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Alg {
+    /// RSASSA-PKCS1-v1_5 with SHA-256.
     RS256,
+    /// RSASSA-PKCS1-v1_5 with SHA-384.
     RS384,
+    /// RSASSA-PKCS1-v1_5 with SHA-512.
     RS512,
+    /// RSASSA-PSS with SHA-256.
     PS256,
+    /// RSASSA-PSS with SHA-384.
     PS384,
+    /// RSASSA-PSS with SHA-512.
     PS512,
+    /// ECDSA on P-256 with SHA-256.
     ES256,
+    /// ECDSA on P-384 with SHA-384.
     ES384,
+    /// Ed25519.
     EdDSA,
 }
 
@@ -41,6 +50,7 @@ impl Alg {
         Alg::EdDSA,
     ];
 
+    /// The name as JOSE headers and JWKs write it.
     pub fn as_str(self) -> &'static str {
         match self {
             Alg::RS256 => "RS256",
@@ -74,13 +84,16 @@ impl fmt::Display for Alg {
 /// Why an algorithm name is refused in a config.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AlgError {
+    /// An `HS*` name.
     #[error("`{0}` is symmetric (HMAC): a shared secret is never accepted")]
     Hmac(String),
+    /// `none`, in any case.
     #[error("`none` is never accepted")]
     None,
     #[error(
         "`{0}` is not supported (supported: RS256 RS384 RS512 PS256 PS384 PS512 ES256 ES384 EdDSA)"
     )]
+    /// Anything else.
     Unsupported(String),
 }
 
@@ -106,6 +119,7 @@ impl FromStr for Alg {
 pub struct AlgSet(u16);
 
 impl AlgSet {
+    /// Whether `alg` is in the set.
     pub fn contains(self, alg: Alg) -> bool {
         self.0 & alg.bit() != 0
     }
@@ -120,11 +134,14 @@ impl FromIterator<Alg> for AlgSet {
 /// Cognito's `token_use` claim.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum TokenUse {
+    /// An access token (`token_use: access`).
     Access,
+    /// An ID token (`token_use: id`).
     Id,
 }
 
 impl TokenUse {
+    /// The claim's value.
     pub fn as_str(self) -> &'static str {
         match self {
             TokenUse::Access => "access",

@@ -21,7 +21,9 @@ pub use limit::{Admit, Budget, Limiter};
 
 use crate::metrics::LOG_LINES_DROPPED;
 
-/// Log line format on stderr.
+/// Log line format on stderr: `text` for people, `json` (one object per line) for collectors.
+// Doc comments on the variants would become clap's possible-value help and change `--help`.
+#[allow(missing_docs)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogFormat {
     Text,
@@ -46,6 +48,7 @@ pub const QUEUE_LINES: usize = 2048;
 #[must_use = "logging stops when the guard is dropped"]
 pub struct Logging {
     _worker: WorkerGuard,
+    /// How many lines the sink could not take.
     pub dropped: Dropped,
 }
 

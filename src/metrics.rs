@@ -8,17 +8,29 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 use crate::decision::Decision;
 
+/// Counter of checks by `transport`, `authorizer`, `decision` and `reason`.
 pub const CHECKS: &str = "tokengate_checks_total";
+/// Histogram of check latency by `transport` and `decision`.
 pub const CHECK_DURATION: &str = "tokengate_check_duration_seconds";
+/// Counter of token cache lookups by `result` (hit, miss).
 pub const TOKEN_CACHE_REQUESTS: &str = "tokengate_token_cache_requests_total";
+/// Gauge of verified tokens cached.
 pub const TOKEN_CACHE_ENTRIES: &str = "tokengate_token_cache_entries";
+/// Counter of JWKS fetches by `authorizer` and `result` (ok, error).
 pub const JWKS_REFRESHES: &str = "tokengate_jwks_refreshes_total";
+/// Gauge of usable keys held, by `authorizer`.
 pub const JWKS_KEYS: &str = "tokengate_jwks_keys";
+/// Gauge of seconds since the last successful fetch, by `authorizer`.
 pub const JWKS_AGE: &str = "tokengate_jwks_age_seconds";
+/// Counter of config reloads by `result` (ok, error).
 pub const CONFIG_RELOADS: &str = "tokengate_config_reloads_total";
+/// Gauge of revocation list entries held.
 pub const REVOCATIONS: &str = "tokengate_revocations";
+/// Counter of revocation list reloads by `result` (ok, error).
 pub const REVOCATION_RELOADS: &str = "tokengate_revocation_reloads_total";
+/// Counter of log lines dropped because the sink was too slow.
 pub const LOG_LINES_DROPPED: &str = "tokengate_log_lines_dropped_total";
+/// Gauge of open connections by `listener` (grpc, http, admin).
 pub const CONNECTIONS: &str = "tokengate_connections";
 
 /// Latency buckets, 10 µs to 1 s.
@@ -30,11 +42,14 @@ pub const BUCKETS: [f64; 16] = [
 /// Which front end answered.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Transport {
+    /// The gRPC `Check` service.
     Grpc,
+    /// The HTTP authorizer.
     Http,
 }
 
 impl Transport {
+    /// The `transport` label value.
     pub fn as_str(self) -> &'static str {
         match self {
             Transport::Grpc => "grpc",

@@ -36,6 +36,7 @@ pub enum Target {
 }
 
 impl Target {
+    /// Every target, in the order `proxy-config` lists them.
     pub const ALL: [Target; 4] = [
         Target::EnvoyGrpc,
         Target::EnvoyHttp,
@@ -80,8 +81,11 @@ pub enum Refusal {
         target.mode().map_or("auto", OriginalRequest::as_str)
     )]
     Mode {
+        /// The proxy.
         target: Target,
+        /// The configured mode.
         mode: OriginalRequest,
+        /// What the proxy sends instead.
         why: &'static str,
     },
     /// A token header whose name has `_`, which the proxy drops or refuses.
@@ -94,8 +98,11 @@ pub enum Refusal {
         }
     )]
     UnderscoreSource {
+        /// The proxy.
         target: Target,
+        /// The authorizer naming the header.
         authorizer: String,
+        /// The header's name.
         header: String,
     },
     /// A header nginx cannot read from tokengate's answer: its variables hold only letters,
@@ -104,7 +111,10 @@ pub enum Refusal {
         "header `{header}` cannot be read by nginx's auth_request_set ($upstream_http_* names \
          hold only letters, digits, `-` and `_`); rename it"
     )]
-    NginxName { header: String },
+    NginxName {
+        /// The header's name.
+        header: String,
+    },
 }
 
 /// A setting a target cannot honour, short of a refusal.
@@ -114,6 +124,7 @@ pub struct Warning {
     pub path: String,
     /// The targets it applies to.
     pub targets: Vec<Target>,
+    /// What happens instead, and what to do.
     pub message: String,
 }
 
@@ -132,7 +143,9 @@ impl fmt::Display for Warning {
 
 /// What every target needs from one config.
 pub struct Plan<'c> {
+    /// The tokengate config the proxy fronts.
     pub config: &'c Config,
+    /// The proxy.
     pub target: Target,
     /// Claim and payload headers tokengate sets, lower-case, in config order, once each.
     pub upstream: Vec<&'c str>,
@@ -146,12 +159,14 @@ pub struct Plan<'c> {
     pub denial: Vec<&'static str>,
     /// Where the proxy reaches tokengate's gRPC and HTTP listeners.
     pub grpc: SocketAddr,
+    /// See `grpc`.
     pub http: SocketAddr,
     /// Settings this target cannot honour.
     pub warnings: Vec<Warning>,
 }
 
 impl<'c> Plan<'c> {
+    /// Works out the plan for `target`; warnings are collected, refusals come from the writers.
     pub fn new(config: &'c Config, target: Target) -> Plan<'c> {
         let mut upstream: Vec<&str> = Vec::new();
         let mut to_authorizer: Vec<&str> = Vec::new();

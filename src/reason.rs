@@ -94,6 +94,7 @@ impl Reason {
         }
     }
 
+    /// Whether the request goes through (verified, public, or a preflight).
     pub fn is_allow(self) -> bool {
         matches!(self, Reason::Verified | Reason::Public | Reason::Preflight)
     }
@@ -145,20 +146,26 @@ const UNAVAILABLE: &str = r#"{"message":"Service Unavailable"}"#;
 /// What a transport sends for a reason.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Wire {
+    /// Status of the HTTP authorizer's answer (200 on allow).
     pub http_status: u16,
     /// `google.rpc.Code` carried in `CheckResponse.status`.
     pub grpc_code: i32,
     /// JSON body of a denial (`content-type: application/json`); empty on allow.
     pub body: &'static str,
+    /// Which `WWW-Authenticate` challenge a denial carries.
     pub challenge: Challenge,
 }
 
 /// The `WWW-Authenticate` challenge of a denial (RFC 6750).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Challenge {
+    /// No challenge (allow, 400, 403 without scopes, 503).
     None,
+    /// `Bearer`: no token was sent.
     Bearer,
+    /// `Bearer error="invalid_token"`: a token was sent and refused.
     InvalidToken,
+    /// `Bearer error="insufficient_scope", scope="…"`, naming the route's scopes.
     InsufficientScope,
 }
 

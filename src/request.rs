@@ -11,6 +11,7 @@ pub struct Request<'a> {
     pub method: &'a str,
     /// The request target: path and query string, undecoded.
     pub target: &'a str,
+    /// Headers by lower-case name.
     pub headers: &'a dyn Headers,
     /// Envoy's per-route `context_extensions`.
     pub context: Option<&'a dyn Extensions>,
@@ -40,8 +41,11 @@ pub trait Headers: Sync {
 /// A header as the core reads it: a value sent twice is neither value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Header<'a> {
+    /// Not sent.
     Absent,
+    /// Sent once, with this value.
     One(&'a str),
+    /// Sent more than once: neither value is trusted.
     Repeated,
 }
 
@@ -92,6 +96,7 @@ impl Headers for http::HeaderMap {
 
 /// Envoy's `context_extensions`, by key.
 pub trait Extensions: Sync {
+    /// The value for `key`, if Envoy sent one.
     fn get(&self, key: &str) -> Option<&str>;
 }
 

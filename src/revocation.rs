@@ -18,15 +18,19 @@ use crate::metrics;
 /// Which claim an entry names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Kind {
+    /// The token's own id.
     Jti,
     /// Cognito puts it on every token of a refresh-token family.
     OriginJti,
+    /// The subject: every token of that user.
     Sub,
 }
 
 impl Kind {
+    /// Every kind, in the order a token's keys are kept.
     pub const ALL: [Kind; 3] = [Kind::Jti, Kind::OriginJti, Kind::Sub];
 
+    /// The claim's name, as list lines and payloads write it.
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::Jti => "jti",
@@ -56,8 +60,15 @@ pub struct List {
 /// What is wrong with a list file: each bad line, or why it could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ListError {
+    /// The file could not be read.
     #[error("cannot read {path}: {message}")]
-    Read { path: String, message: String },
+    Read {
+        /// The file as configured.
+        path: String,
+        /// Why it could not be read.
+        message: String,
+    },
+    /// Lines that are not entries: each 1-based line number and what is wrong with it.
     #[error("{}", lines(.0))]
     Lines(Vec<(usize, String)>),
 }
@@ -119,10 +130,12 @@ impl List {
         !self.entries.is_empty() && keys.iter().flatten().any(|k| self.entries.contains(k))
     }
 
+    /// Entries held.
     pub fn len(&self) -> usize {
         self.entries.len()
     }
 
+    /// Whether the list revokes nothing.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
@@ -163,6 +176,7 @@ impl Watch {
         })
     }
 
+    /// The list file watched.
     pub fn path(&self) -> &Path {
         &self.path
     }

@@ -30,12 +30,16 @@ enum Segment {
 /// Why a route key does not parse.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum KeyError {
+    /// Neither `$default` nor `METHOD /path`.
     #[error("a route key is `$default` or `METHOD /path` (e.g. `GET /users/{{id}}`)")]
     Shape,
+    /// A method API Gateway does not route.
     #[error("unknown method `{0}` (expected ANY, GET, POST, PUT, PATCH, DELETE, HEAD or OPTIONS)")]
     Method(String),
+    /// A path not starting with `/`.
     #[error("the path must start with `/`")]
     Path,
+    /// A segment that is not a literal, `{name}`, or a final `{name+}`.
     #[error("bad path segment `{0}`: use a literal, `{{name}}`, or a final `{{name+}}`")]
     Segment(String),
 }
@@ -183,7 +187,9 @@ impl fmt::Display for RouteKey {
 /// A route as selected: its key as written in the config, and what it carries.
 #[derive(Debug)]
 pub struct Selected<'a, T> {
+    /// The route key as written.
     pub key: &'a Arc<str>,
+    /// What the route carries.
     pub value: &'a T,
 }
 
@@ -220,10 +226,12 @@ impl<T> RouteTable<T> {
             })
     }
 
+    /// Routes held, `$default` included.
     pub fn len(&self) -> usize {
         self.routes.len() + usize::from(self.default.is_some())
     }
 
+    /// Whether the table has no route at all.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

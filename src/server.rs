@@ -46,19 +46,28 @@ const UPKEEP: Duration = Duration::from_secs(5);
 /// Why serving failed.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// A listener could not bind.
     #[error("cannot listen on {addr} ({what}): {source}")]
     Bind {
+        /// Which listener.
         what: &'static str,
+        /// The configured address.
         addr: SocketAddr,
+        /// Why binding failed.
         source: std::io::Error,
     },
+    /// The JWKS client could not be built (TLS roots).
     #[error("cannot build the JWKS client: {0}")]
     Client(#[from] reqwest::Error),
+    /// The reflection service could not be built.
     #[error("gRPC reflection: {0}")]
     Reflection(#[from] tonic_reflection::server::Error),
+    /// The HTTP or admin server failed.
     #[error("{what} server: {source}")]
     Io {
+        /// Which server.
         what: &'static str,
+        /// What failed.
         source: std::io::Error,
     },
 }
@@ -90,14 +99,19 @@ impl Options {
 /// The listeners' bound addresses.
 #[derive(Clone, Copy, Debug)]
 pub struct Addrs {
+    /// The gRPC listener (Check, health, reflection).
     pub grpc: SocketAddr,
+    /// The HTTP authorizer.
     pub http: SocketAddr,
+    /// The admin listener.
     pub admin: SocketAddr,
 }
 
 /// A server whose listeners are bound and serving.
 pub struct Running {
+    /// The live config, key sets and clock the servers share.
     pub state: Arc<State>,
+    /// Where each listener is bound (the real ports when `:0` was asked).
     pub addrs: Addrs,
     stop: CancellationToken,
     tasks: JoinSet<Result<(), Error>>,
@@ -203,8 +217,11 @@ pub async fn start(config: Config, opts: Options) -> Result<Running, Error> {
 /// Each listener's open connections, for `/readyz`.
 #[derive(Clone, Debug, Default)]
 pub struct Connections {
+    /// Open connections on the gRPC listener.
     pub grpc: Arc<AtomicUsize>,
+    /// Open connections on the HTTP authorizer.
     pub http: Arc<AtomicUsize>,
+    /// Open connections on the admin listener.
     pub admin: Arc<AtomicUsize>,
 }
 

@@ -23,12 +23,15 @@ use crate::token_cache::TokenCache;
 /// What a route asks of a request.
 #[derive(Debug, Clone)]
 pub enum Target {
+    /// No token needed.
     Public,
     /// Always denied.
     Deny,
+    /// A token, verified by one of the authorizers, holding one of the scopes.
     Protected {
         /// One or more; with several, the token's `iss` picks.
         authorizers: Arc<[Arc<Authorizer>]>,
+        /// Any one of these is enough; empty requires none.
         scopes: Arc<[String]>,
         /// The route's claim rules, met besides the authorizer's.
         claims: Arc<[ClaimRule]>,
@@ -38,7 +41,9 @@ pub enum Target {
 /// Everything a check needs, compiled from one config.
 #[derive(Debug)]
 pub struct Snapshot {
+    /// The config it was compiled from.
     pub config: Config,
+    /// The routes, each with what it asks.
     pub routes: RouteTable<Target>,
     /// In config order.
     pub authorizers: Vec<Arc<Authorizer>>,
@@ -47,6 +52,7 @@ pub struct Snapshot {
     pub claim_headers: Arc<[Arc<str>]>,
     /// Each claim header's name with `_` for `-`, removed whenever a request carries it.
     pub claim_twins: Arc<[Arc<str>]>,
+    /// The verified-token cache, kept across reloads that leave its settings alone.
     pub cache: Arc<TokenCache>,
     /// The revocation list, when one is configured.
     pub revocation: Option<Arc<Watch>>,
@@ -120,6 +126,7 @@ impl Snapshot {
         }
     }
 
+    /// The authorizer called `name`, if the config has one.
     pub fn authorizer(&self, name: &str) -> Option<&Arc<Authorizer>> {
         self.by_name.get(name)
     }
@@ -173,6 +180,7 @@ impl State {
         })
     }
 
+    /// The current snapshot: load it once per check and use it to the end.
     pub fn snapshot(&self) -> Arc<Snapshot> {
         self.snapshot.load_full()
     }

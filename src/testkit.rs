@@ -17,16 +17,18 @@ use serde_json::{Value, json};
 pub use grpc::*;
 pub use harness::*;
 pub use jwks_server::*;
-pub use process::Process;
+pub use process::{Process, eventually};
 pub use raw::*;
 pub use tools::*;
 
 use crate::jwt::{Alg, Signer};
 
+/// A fresh key for `alg` with this `kid`.
 pub fn signer(alg: Alg, kid: &str) -> Signer {
     Signer::generate(alg, kid).unwrap()
 }
 
+/// The system clock in whole seconds, as JWT time claims are usually written.
 pub fn now() -> f64 {
     crate::clock::now().floor()
 }
@@ -36,6 +38,7 @@ pub fn claims(iss: &str, aud: &str) -> Value {
     json!({"iss": iss, "aud": aud, "sub": "user-1", "exp": now() + 3600.0, "iat": now() - 10.0})
 }
 
+/// The `Authorization` value for a token.
 pub fn bearer(token: &str) -> String {
     format!("Bearer {token}")
 }

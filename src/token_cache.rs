@@ -21,6 +21,7 @@ use crate::{metrics, revocation};
 /// What a verification established, kept for the token's next visit.
 #[derive(Debug)]
 pub struct Verified {
+    /// The time claims, checked again on every hit.
     pub times: Times,
     /// When the signature was checked (Unix seconds, the check's clock).
     pub verified_at: f64,
@@ -28,6 +29,7 @@ pub struct Verified {
     pub scopes: Box<str>,
     /// Claim headers for the upstream request, rendered once.
     pub headers: Box<[(Arc<str>, String)]>,
+    /// The verified payload, for gRPC's `dynamic_metadata`.
     pub claims: Claims,
     /// The values of the claims the authorizer's and its routes' claim rules name.
     pub held: Held,
@@ -83,6 +85,7 @@ impl Verified {
 pub struct Claims(Box<[u8]>);
 
 impl Claims {
+    /// Encodes a verified payload once, when it is verified (or cached).
     pub fn new(claims: &Map<String, Value>) -> Claims {
         let fields = claims
             .iter()
@@ -122,6 +125,7 @@ fn to_protobuf(v: &Value) -> prost_types::Value {
     prost_types::Value { kind: Some(kind) }
 }
 
+/// SHA-256 over the authorizer's fingerprint and the token.
 pub type CacheKey = [u8; 32];
 
 /// Bounded and concurrent (moka); `None` inside when `cache.tokens` is 0.
@@ -152,6 +156,7 @@ impl moka::Expiry<CacheKey, Arc<Verified>> for UntilExpiry {
 }
 
 impl TokenCache {
+    /// A cache of `settings.tokens` entries, each kept at most `settings.max_ttl`.
     pub fn new(settings: &config::Cache) -> TokenCache {
         let inner = (settings.tokens > 0).then(|| {
             Cache::builder()
@@ -168,6 +173,7 @@ impl TokenCache {
         }
     }
 
+    /// The settings it was built with: a reload keeps the cache while they stay the same.
     pub fn settings(&self) -> &config::Cache {
         &self.settings
     }
@@ -217,6 +223,7 @@ impl TokenCache {
         verified
     }
 
+    /// Entries held, after moka's pending evictions run.
     pub fn entry_count(&self) -> u64 {
         self.inner.as_ref().map_or(0, |c| {
             c.run_pending_tasks();

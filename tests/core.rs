@@ -4,11 +4,14 @@
 use tokengate::testkit as common;
 
 use std::collections::HashMap;
+use std::time::Duration;
 
+use base64::Engine as _;
 use common::*;
 use serde_json::json;
+use tokengate::clock::Clock;
 use tokengate::decision::Reason;
-use tokengate::jwt::Alg;
+use tokengate::jwt::{Alg, Signer};
 
 fn config(iss: &str, iss2: &str) -> String {
     format!(
@@ -48,11 +51,16 @@ struct World {
 }
 
 async fn world() -> World {
+    world_at(Clock::System).await
+}
+
+/// The world with checks reading `now` from `clock`.
+async fn world_at(clock: Clock) -> World {
     let rs = signer(Alg::RS256, "rs");
     let es = signer(Alg::ES256, "partner-es");
     let jwks = JwksServer::start(&[&rs]).await;
     let jwks2 = JwksServer::start(&[&es]).await;
-    let tg = Tokengate::start(&config(&jwks.url, &jwks2.url))
+    let tg = Tokengate::start_with(&config(&jwks.url, &jwks2.url), clock)
         .await
         .ready()
         .await;
@@ -187,8 +195,11 @@ async fn no_route_is_403_and_keys_unavailable_is_503() {
         decide(&tg.state, "GET", "/a", &[]).await.reason,
         Reason::MissingToken
     );
-    // The issuer comes up: the background retry (1 s backoff) loads the keys.
+    // The issuer comes up and a refresh loads the keys (the background retry's schedule is
+    // `jwks::refresh::next_wait`'s, unit-tested).
     jwks.set_mode(Mode::Keys);
+    let keys = tg.state.snapshot().authorizers[0].keys().clone();
+    assert_eq!(keys.refresh().await.unwrap(), 1);
     let tg = tg.ready().await;
     assert_eq!(reason_for(&tg.state, "/a", &token).await, Reason::Verified);
 }
@@ -212,14 +223,25 @@ async fn every_algorithm_verifies() {
             "{}",
             s.alg
         );
-        // The same key under another algorithm of its family is refused by the JWK's own alg.
+        // A payload changed after signing (another `sub`) under the original signature.
         let mut tampered = claims(&jwks.url, "api");
         tampered["sub"] = json!("someone-else");
+        let (header, rest) = token.split_once('.').unwrap();
+        let signature = rest.rsplit_once('.').unwrap().1;
+        let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(tampered.to_string());
+        let tampered = format!("{header}.{payload}.{signature}");
+        assert_eq!(
+            reason_for(&tg.state, "/", &tampered).await,
+            Reason::BadSignature,
+            "tampered payload, {}",
+            s.alg
+        );
+        // The original payload under a signature that is not the key's.
         let forged = format!("{}.{}", token.rsplit_once('.').unwrap().0, "AAAA");
         assert_eq!(
             reason_for(&tg.state, "/", &forged).await,
             Reason::BadSignature,
-            "{}",
+            "forged signature, {}",
             s.alg
         );
     }
@@ -425,12 +447,110 @@ async fn a_cache_hit_skips_the_signature_but_still_checks_scopes() {
 
 #[tokio::test]
 async fn a_cached_token_expires_with_its_exp() {
-    let w = world().await;
+    let t0 = now();
+    let clock = Clock::manual(t0);
+    let w = world_at(clock.clone()).await;
     let st = &w.tg.state;
     let mut c = claims(&w.jwks.url, "api");
-    c["exp"] = json!(tokengate::clock::now() + 1.2);
+    c["exp"] = json!(t0 + 60.0);
     let token = w.rs.sign(&c);
     assert_eq!(reason_for(st, "/x", &token).await, Reason::Verified);
-    tokio::time::sleep(std::time::Duration::from_millis(1300)).await;
+    let verified = st.verifications();
+    clock.advance(Duration::from_millis(59_500));
+    assert_eq!(reason_for(st, "/x", &token).await, Reason::Verified);
+    assert_eq!(st.verifications(), verified, "served from the cache");
+    clock.advance(Duration::from_millis(500));
     assert_eq!(reason_for(st, "/x", &token).await, Reason::Expired);
+    assert_eq!(
+        st.verifications(),
+        verified,
+        "the cached verdict's exp was checked again"
+    );
+}
+
+/// One authorizer whose cache keeps verdicts at most `max_ttl` and which allows `skew`, with
+/// checks reading a manual clock set to `t0`; and its signing key.
+async fn timed(max_ttl: &str, skew: &str, t0: f64) -> (Clock, JwksServer, Signer, Tokengate) {
+    let rs = signer(Alg::RS256, "rs");
+    let jwks = JwksServer::start(&[&rs]).await;
+    let yaml = format!(
+        "cache: {{tokens: 100, max_ttl: {max_ttl}}}\nauthorizers:\n  a: {{issuer: \"{}\", audience: [api], clock_skew: {skew}}}\nroutes:\n  \"$default\": {{authorizer: a}}\n",
+        jwks.url
+    );
+    let clock = Clock::manual(t0);
+    let tg = Tokengate::start_with(&yaml, clock.clone())
+        .await
+        .ready()
+        .await;
+    (clock, jwks, rs, tg)
+}
+
+#[tokio::test]
+async fn a_cached_verdict_is_verified_again_after_max_ttl() {
+    let t0 = now();
+    let (clock, jwks, rs, tg) = timed("10s", "0s", t0).await;
+    let token = rs.sign(&claims(&jwks.url, "api"));
+    let st = &tg.state;
+    assert_eq!(reason_for(st, "/", &token).await, Reason::Verified);
+    let verified = st.verifications();
+    clock.advance(Duration::from_millis(9_500));
+    assert_eq!(reason_for(st, "/", &token).await, Reason::Verified);
+    assert_eq!(st.verifications(), verified, "a hit within max_ttl");
+    clock.advance(Duration::from_millis(500));
+    assert_eq!(reason_for(st, "/", &token).await, Reason::Verified);
+    assert_eq!(
+        st.verifications(),
+        verified + 1,
+        "verified again max_ttl after the last verification"
+    );
+    clock.advance(Duration::from_secs(5));
+    assert_eq!(reason_for(st, "/", &token).await, Reason::Verified);
+    assert_eq!(st.verifications(), verified + 1, "max_ttl counts from then");
+    tg.shutdown().await;
+}
+
+#[tokio::test]
+async fn clock_skew_widens_exp_nbf_and_iat_on_first_sight_and_on_a_hit() {
+    let t0 = now();
+    let (clock, jwks, rs, tg) = timed("10m", "30s", t0).await;
+    let st = &tg.state;
+    let token = |exp: f64, nbf: Option<f64>, iat: Option<f64>| {
+        let mut c = claims(&jwks.url, "api");
+        c["exp"] = json!(exp);
+        let c = c.as_object_mut().unwrap();
+        c.remove("iat");
+        for (name, t) in [("nbf", nbf), ("iat", iat)] {
+            if let Some(t) = t {
+                c.insert(name.into(), json!(t));
+            }
+        }
+        rs.sign(&json!(c))
+    };
+    // Up to 30 s early or late is within the skew; 31 s is not.
+    let hour = t0 + 3600.0;
+    let cases = [
+        (token(hour, Some(t0 + 29.0), None), Reason::Verified),
+        (token(hour, None, Some(t0 + 29.0)), Reason::Verified),
+        (token(t0 - 29.0, None, None), Reason::Verified),
+        (token(hour, Some(t0 + 31.0), None), Reason::NotYetValid),
+        (token(hour, None, Some(t0 + 31.0)), Reason::NotYetValid),
+        (token(t0 - 31.0, None, None), Reason::Expired),
+    ];
+    for (i, (t, want)) in cases.iter().enumerate() {
+        assert_eq!(reason_for(st, "/", t).await, *want, "case {i}");
+    }
+    // A cached verdict is judged with the same skew: it serves until exp + 30 s.
+    let soon = token(t0 + 60.0, None, None);
+    assert_eq!(reason_for(st, "/", &soon).await, Reason::Verified);
+    let verified = st.verifications();
+    clock.advance(Duration::from_millis(89_500));
+    assert_eq!(reason_for(st, "/", &soon).await, Reason::Verified);
+    assert_eq!(
+        st.verifications(),
+        verified,
+        "a hit, past exp within the skew"
+    );
+    clock.advance(Duration::from_millis(500));
+    assert_eq!(reason_for(st, "/", &soon).await, Reason::Expired);
+    tg.shutdown().await;
 }

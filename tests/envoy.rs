@@ -121,6 +121,7 @@ async fn envoy(
             up = true;
             break;
         }
+        // Real time: a separate process, ready only when its admin port says so.
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(up, "envoy ({name}) did not become ready");

@@ -11,6 +11,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use tokio::sync::Notify;
+
 use common::*;
 use serde_json::{Value, json};
 use tokengate::jwt::Alg;
@@ -78,6 +80,7 @@ async fn an_issuer_slower_than_the_fetch_timeout_stalls_no_check_and_recovers() 
     let hung = Instant::now();
     while jwks.hits() == hits {
         assert!(hung.elapsed() < Duration::from_secs(3), "no refresh began");
+        // Real time: the background refresh (every 1 s) starts the hanging fetch.
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let hang_began = Instant::now();
@@ -90,6 +93,7 @@ async fn an_issuer_slower_than_the_fetch_timeout_stalls_no_check_and_recovers() 
         assert_eq!(v.grpc_code, 0, "the loaded key verifies during the hang");
         slowest = slowest.max(took);
         checks += 1;
+        // Real time: checks spread over the hang, whose length is the point.
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     eprintln!("{checks} checks during the hang, slowest {slowest:?}");
@@ -140,6 +144,7 @@ async fn an_issuer_slower_than_the_fetch_timeout_stalls_no_check_and_recovers() 
             hang_began.elapsed() < Duration::from_secs(14),
             "the new key was not picked up after the issuer recovered"
         );
+        // Real time: the hung fetch ends by its own 10 s timeout.
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     eprintln!(
@@ -309,6 +314,7 @@ async fn keys_rotating_under_load_switch_over_with_one_refetch_and_no_failed_rpc
     // Set by the first worker that sees an old-key token denied after the rotation. A check
     // sent after that must never allow an old-key token again.
     let retired = Arc::new(AtomicBool::new(false));
+    let retirement = Arc::new(Notify::new());
     let stop = Arc::new(AtomicBool::new(false));
     let stats = Arc::new([
         AtomicU64::new(0), // old allowed
@@ -320,9 +326,10 @@ async fn keys_rotating_under_load_switch_over_with_one_refetch_and_no_failed_rpc
     let connections = [tg.client().await, tg.client().await];
     for w in 0..8 {
         let mut client = connections[w % 2].clone();
-        let (published, retired, stop, stats) = (
+        let (published, retired, retirement, stop, stats) = (
             published.clone(),
             retired.clone(),
+            retirement.clone(),
             stop.clone(),
             stats.clone(),
         );
@@ -352,6 +359,7 @@ async fn keys_rotating_under_load_switch_over_with_one_refetch_and_no_failed_rpc
                     (false, 0) => stats[0].fetch_add(1, Ordering::Relaxed),
                     (false, 16) if published.load(Ordering::Acquire) => {
                         retired.store(true, Ordering::Release);
+                        retirement.notify_one();
                         stats[1].fetch_add(1, Ordering::Relaxed)
                     }
                     (false, c) => return Err(format!("worker {w}: old-key token got {c}")),
@@ -360,16 +368,16 @@ async fn keys_rotating_under_load_switch_over_with_one_refetch_and_no_failed_rpc
             Ok::<(), String>(())
         }));
     }
+    // Real time: the load runs on the old key for a while before the rotation.
     tokio::time::sleep(Duration::from_millis(500)).await;
     let hits = jwks.hits();
     // Rotate: the old key leaves and the new one arrives in one step.
     jwks.set_keys(&[&new]);
     published.store(true, Ordering::Release);
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while !retired.load(Ordering::Acquire) {
-        assert!(Instant::now() < deadline, "the old key was never retired");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    tokio::time::timeout(Duration::from_secs(5), retirement.notified())
+        .await
+        .expect("the old key was never retired");
+    // Real time: the load runs on both keys for a while after the rotation.
     tokio::time::sleep(Duration::from_millis(700)).await;
     stop.store(true, Ordering::Release);
     for w in workers {
@@ -413,8 +421,9 @@ async fn an_issuer_down_at_start_is_unavailable_then_ready_when_it_comes_up() {
     let (v, _) = timed_check(&mut client, "not-a-jwt").await;
     assert_eq!(v.grpc_code, 16);
 
-    // Let the first retry (after 1 s) fail too, then /readyz names the failure.
-    tokio::time::sleep(Duration::from_millis(1300)).await;
+    // A fetch fails (as the one at start did): /readyz names the failure.
+    let keys = tg.state.snapshot().authorizers[0].keys().clone();
+    keys.refresh().await.expect_err("nothing listens");
     let (code, body) = readyz(&tg).await;
     assert_eq!(code, 503, "{body}");
     assert_eq!(body["ready"], false);
@@ -427,20 +436,29 @@ async fn an_issuer_down_at_start_is_unavailable_then_ready_when_it_comes_up() {
     assert!(error.contains("refused"), "the cause is shown: {body}");
     assert_eq!(timed_check(&mut client, &token).await.0.grpc_code, 14);
 
-    // The issuer comes up; the backoff (1 s, 2 s, 4 s...) finds it within a few seconds.
+    // The issuer comes up; the background retry (after 1 s, 2 s, 4 s...: real time, the
+    // retry's own schedule is the point) finds it within a few seconds.
     let jwks = JwksServer::start_at(format!("127.0.0.1:{port}").parse().unwrap(), &[&k]).await;
     let up = Instant::now();
-    loop {
-        let (code, _) = readyz(&tg).await;
-        if code == 200 {
-            break;
+    {
+        let ready = tg.state.wait_ready(Duration::from_secs(6));
+        tokio::pin!(ready);
+        loop {
+            // Until then the check is still 503, never a wrong 401: one every 50 ms.
+            match tokio::time::timeout(Duration::from_millis(50), &mut ready).await {
+                Ok(ready) => {
+                    assert!(ready, "never became ready");
+                    break;
+                }
+                Err(_) => {
+                    let v = timed_check(&mut client, &token).await.0;
+                    assert!(v.grpc_code == 14 || v.grpc_code == 0, "{v:?}");
+                }
+            }
         }
-        assert!(up.elapsed() < Duration::from_secs(6), "never became ready");
-        // Until then the check is still 503, never a wrong 401.
-        let v = timed_check(&mut client, &token).await.0;
-        assert!(v.grpc_code == 14 || v.grpc_code == 0, "{v:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    let (code, _) = readyz(&tg).await;
+    assert_eq!(code, 200);
     eprintln!(
         "ready {:?} after start, {:?} after the issuer came up, {} fetch(es) served",
         started.elapsed(),
@@ -565,14 +583,7 @@ async fn a_verdict_cached_with_a_replaced_key_set_is_not_served_after_its_key_le
     for config in [&elsewhere, &first] {
         tg.state
             .reload(tokengate::config::Config::parse(config).unwrap());
-        let snapshot = tg.state.snapshot();
-        for _ in 0..200 {
-            if snapshot.is_ready() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        assert!(snapshot.is_ready());
+        assert!(tg.state.wait_ready(Duration::from_secs(2)).await);
     }
     let keys = tg.state.snapshot().authorizers[0].keys().clone();
     assert_eq!(keys.status().keys, 1, "the current key set holds k2 only");

@@ -132,6 +132,7 @@ async fn the_token_cache_stays_within_its_bound_under_a_flood_of_distinct_tokens
             let mut peak = 0;
             while !stop.load(Ordering::Relaxed) {
                 peak = peak.max(cache.entry_count());
+                // Real time: the cache is sampled while the flood runs.
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
             peak

@@ -179,18 +179,23 @@ async fn keys_never_loaded_answer_503_unavailable_and_health_is_not_serving() {
         .into_inner();
     assert_eq!(s.status, ServingStatus::NotServing as i32);
 
+    let mut watch = health.watch(status("")).await.unwrap().into_inner();
     jwks.set_mode(Mode::Keys);
+    let keys = tg.state.snapshot().authorizers[0].keys().clone();
+    keys.refresh().await.unwrap();
     let tg = tg.ready().await;
-    let mut serving = false;
-    for _ in 0..100 {
-        let s = health.check(status("")).await.unwrap().into_inner();
-        if s.status == ServingStatus::Serving as i32 {
-            serving = true;
-            break;
+    let serving = async {
+        while let Some(s) = watch.message().await.unwrap() {
+            if s.status == ServingStatus::Serving as i32 {
+                return;
+            }
         }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    assert!(serving, "health turns SERVING once keys are loaded");
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(2), serving)
+        .await
+        .expect("health turns SERVING once keys are loaded");
+    // An open watch would hold the drain below for its full 10 s.
+    drop(watch);
     let v = check(
         &mut client,
         check_request("GET", "/api/x", &[("authorization", &bearer(&token))]),

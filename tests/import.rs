@@ -33,16 +33,22 @@ pub enum Iss {
 /// The token a request carries.
 #[derive(Clone, Copy, Debug)]
 pub enum Token {
+    /// No token.
     None,
     /// Cognito's access token: `client_id`, `token_use: access`, `scope`, no `aud`.
     Access {
+        /// Its issuer.
         iss: Iss,
+        /// Its app client (`client_id`).
         client: &'static str,
+        /// Its scopes.
         scopes: &'static [&'static str],
     },
     /// Cognito's ID token: `aud` is the client, `token_use: id`, no scopes.
     Id {
+        /// Its issuer.
         iss: Iss,
+        /// Its app client (`aud`).
         client: &'static str,
     },
 }
@@ -50,6 +56,7 @@ pub enum Token {
 /// What API Gateway answers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Expect {
+    /// 200: the request goes through.
     Allow,
     /// 401: no token, or one the authorizer refuses.
     Unauthorized,
@@ -60,10 +67,15 @@ pub enum Expect {
 /// One request and API Gateway's decision.
 #[derive(Clone, Copy, Debug)]
 pub struct Case {
+    /// `GET`, `POST`…
     pub method: &'static str,
+    /// The request path.
     pub path: &'static str,
+    /// The header the token is sent in.
     pub header: &'static str,
+    /// The token sent.
     pub token: Token,
+    /// What API Gateway answers.
     pub expect: Expect,
 }
 
@@ -95,10 +107,13 @@ const fn case_in(
 
 /// A fixture, how it is imported, and what follows.
 pub struct Fixture {
+    /// The fixture's file name under `tests/fixtures/import/`.
     pub file: &'static str,
+    /// Arguments to `tokengate import` after the file.
     pub args: &'static [&'static str],
     /// `Err`: fragments the error must hold (exit 1).
     pub outcome: Result<(), &'static [&'static str]>,
+    /// Requests checked against the imported config, with API Gateway's answers.
     pub cases: &'static [Case],
 }
 
@@ -116,6 +131,7 @@ const MEDIA: Iss = Iss::Pool("ca-central-1_Media0001");
 const CLINIC: Iss = Iss::Pool("sa-east-1_Clinic001");
 const OTHER: Iss = Iss::Pool("eu-west-3_Other0001");
 
+/// Every import fixture and what follows from it.
 pub const FIXTURES: &[Fixture] = &[
     Fixture {
         file: "sam_rest_ssm_scopes.yaml",

@@ -147,6 +147,7 @@ async fn nginx_serves_only_what_tokengate_judged() {
             up = true;
             break;
         }
+        // Real time: a separate process, up only when its port answers.
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(up, "nginx did not start");

@@ -8,8 +8,8 @@ use tokengate::testkit as common;
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use common::*;
 use tokengate::jwt::Alg;
@@ -20,28 +20,6 @@ fn temp_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("tokengate-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     dir
-}
-
-fn signal(child: &Child, sig: &str) {
-    let ok = Command::new("kill")
-        .args([sig, &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(ok.success());
-}
-
-fn wait_exit(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
-    let start = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        assert!(
-            start.elapsed() < limit,
-            "process did not exit within {limit:?}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 #[test]
@@ -108,14 +86,13 @@ async fn status(url: &str) -> Option<u16> {
     reqwest::get(url).await.ok().map(|r| r.status().as_u16())
 }
 
+/// Waits until the child's `url` answers `want`.
 async fn wait_for(url: &str, want: u16) {
-    for _ in 0..250 {
-        if status(url).await == Some(want) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("{url} never answered {want}");
+    let what = format!("{url} answers {want}");
+    eventually(Duration::from_secs(5), &what, || async {
+        (status(url).await == Some(want)).then_some(())
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -126,13 +103,15 @@ async fn sighup_reloads_and_sigterm_drains_and_exits_zero() {
     let path = dir.join("tokengate.yaml");
     let (g, h, a) = (free_port(), free_port(), free_port());
     std::fs::write(&path, config(&jwks.url, g, h, a, "")).unwrap();
-    let mut child = Command::new(BIN)
-        .args(["--log-format", "json", "serve", "--config"])
-        .arg(&path)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = Process::spawn(
+        Command::new(BIN)
+            .args(["--log-format", "json", "serve", "--config"])
+            .arg(&path)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped()),
+        "TERM",
+    )
+    .unwrap();
     let admin = format!("http://127.0.0.1:{a}");
     let authz = format!("http://127.0.0.1:{h}");
     wait_for(&format!("{admin}/readyz"), 200).await;
@@ -144,25 +123,22 @@ async fn sighup_reloads_and_sigterm_drains_and_exits_zero() {
         config(&jwks.url, g, h, a, "  \"GET /open\": {public: true}"),
     )
     .unwrap();
-    signal(&child, "-HUP");
+    child.signal("HUP");
     wait_for(&format!("{authz}/open"), 200).await;
 
     std::fs::write(&path, "routes: [this is not a map]").unwrap();
-    signal(&child, "-HUP");
+    child.signal("HUP");
     let metrics_url = format!("{admin}/metrics");
-    let mut page = String::new();
-    for _ in 0..250 {
-        page = reqwest::get(&metrics_url)
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        if page.contains(r#"tokengate_config_reloads_total{result="error"} 1"#) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let refused = r#"tokengate_config_reloads_total{result="error"} 1"#;
+    let page = eventually(
+        Duration::from_secs(5),
+        "the refused reload counted",
+        || async {
+            let page = reqwest::get(&metrics_url).await.ok()?.text().await.ok()?;
+            page.contains(refused).then_some(page)
+        },
+    )
+    .await;
     assert!(
         page.contains(r#"tokengate_config_reloads_total{result="ok"} 1"#),
         "{page}"
@@ -177,11 +153,12 @@ async fn sighup_reloads_and_sigterm_drains_and_exits_zero() {
         "the old config stays"
     );
 
-    signal(&child, "-TERM");
-    let exit = wait_exit(&mut child, Duration::from_secs(12));
+    // SIGTERM: drain and exit 0 (the grace before a kill is longer than the 10 s drain).
+    let exit = child.stop();
     assert!(exit.success(), "{exit:?}");
     let mut logs = String::new();
     child
+        .child()
         .stderr
         .take()
         .unwrap()
@@ -217,20 +194,18 @@ async fn serve_dev_walkthrough_works_as_printed() {
         || std::net::TcpListener::bind("127.0.0.1:9191").is_err()
         || std::net::TcpListener::bind("127.0.0.1:9192").is_err()
     {
-        assert!(
-            std::env::var_os("TOKENGATE_REQUIRE_TOOLS").is_none(),
-            "default ports are busy"
-        );
-        eprintln!("skipping: default ports are busy");
+        skip("default ports 9090, 9191 or 9192 are busy");
         return;
     }
-    let mut child = Command::new(BIN)
-        .args(["serve", "--dev"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut child = Process::spawn(
+        Command::new(BIN)
+            .args(["serve", "--dev"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null()),
+        "TERM",
+    )
+    .unwrap();
+    let mut out = BufReader::new(child.child().stdout.take().unwrap());
     let mut printed = Vec::new();
     while printed.len() < 20 {
         let mut line = String::new();
@@ -310,6 +285,5 @@ async fn serve_dev_walkthrough_works_as_printed() {
         .unwrap();
     assert_eq!(r.status().as_u16(), 401);
 
-    signal(&child, "-TERM");
-    assert!(wait_exit(&mut child, Duration::from_secs(12)).success());
+    assert!(child.stop().success(), "SIGTERM: drain and exit 0");
 }

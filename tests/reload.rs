@@ -60,6 +60,7 @@ async fn reloading_under_load_fails_no_check() {
     for n in 1..=40 {
         let cfg = Config::parse(&config(&jwks.url, n)).unwrap();
         tg.state.reload(cfg);
+        // Real time: the workers' checks run between the reloads.
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         // The key set survives reloads that leave the issuer alone.
         assert!(Arc::ptr_eq(

@@ -1,10 +1,12 @@
 //! The load harness: tokengate's real server over loopback, next to a floor server that does no
 //! work, driven by our gRPC generator, h2load and wrk, then through real Envoy against Envoy's own
-//! `jwt_authn`, then memory under 100k cached tokens and a flood. Writes BENCHMARKS.md and
-//! benches/results/load.svg.
+//! `jwt_authn`, then memory under 100k cached tokens and a flood. Prints its report; with
+//! `--write`, writes it into BENCHMARKS.md and draws benches/results/load.svg.
 //!
-//! `cargo bench --bench load` (all of it, about 10 minutes); `-- --quick` for a short pass;
-//! `-- --parts grpc,http,envoy,memory` for some of it; `-- --secs N` per run; `-- --flood N`.
+//! Runs only by name (`bench = false`: plain `cargo bench` runs the criterion benches):
+//! `cargo bench --bench load` (all of it, about 10 minutes); `-- --write` to update
+//! BENCHMARKS.md; `-- --quick` for a short pass; `-- --parts grpc,http,envoy,memory` for some of
+//! it; `-- --secs N` per run; `-- --flood N`; `-- --out DIR` to write somewhere else.
 
 #![allow(clippy::unwrap_used)] // a harness whose set-up fails should stop loudly
 
@@ -28,11 +30,19 @@ use report::{Measured, Row};
 use tokengate::jwt::Alg;
 use world::Target;
 
+/// The command line.
 pub struct Opts {
+    /// Seconds per measured run.
     pub secs: u64,
+    /// A short pass: one-second runs, fewer tokens, a smaller flood.
     pub quick: bool,
+    /// Which parts run: `grpc`, `http`, `envoy`, `memory`.
     pub parts: Vec<String>,
+    /// Distinct tokens in the memory part's flood.
     pub flood: usize,
+    /// Write BENCHMARKS.md and the SVG (under `out`) instead of printing the report.
+    pub write: bool,
+    /// Where BENCHMARKS.md and benches/results/ are (the crate by default).
     pub out: PathBuf,
 }
 
@@ -45,6 +55,7 @@ impl Opts {
                 .map(String::from)
                 .to_vec(),
             flood: 1_000_000,
+            write: false,
             out: PathBuf::from(env!("CARGO_MANIFEST_DIR")),
         };
         let mut args = std::env::args().skip(1);
@@ -67,6 +78,7 @@ impl Opts {
                         .map(String::from)
                         .collect();
                 }
+                "--write" => o.write = true,
                 "--out" => o.out = args.next().map(PathBuf::from).expect("--out DIR"),
                 _ => {} // `cargo bench` passes --bench
             }
@@ -95,17 +107,25 @@ fn main() {
 
 /// Tokens and requests made once, before any measurement.
 pub struct Fixture {
+    /// The issuer the servers under test trust.
     pub jwks: common::JwksServer,
+    /// The RS256 key the tokens are signed with.
     pub rs: tokengate::jwt::Signer,
+    /// The ES256 key.
     pub es: tokengate::jwt::Signer,
     /// Distinct RS256 tokens: misses, and the cold tenth of the mix.
     pub rs_tokens: Vec<String>,
+    /// Distinct ES256 tokens: misses.
     pub es_tokens: Vec<String>,
     /// The mix's hot set.
     pub hot_tokens: Vec<String>,
+    /// `rs_tokens` as gRPC request frames, encoded once.
     pub rs_frames: Arc<Vec<Bytes>>,
+    /// `es_tokens` as frames.
     pub es_frames: Arc<Vec<Bytes>>,
+    /// `hot_tokens` as frames.
     pub hot_frames: Arc<Vec<Bytes>>,
+    /// Where configs and logs of this run go (removed at the end).
     pub dir: PathBuf,
 }
 
@@ -158,7 +178,11 @@ async fn run(opts: Opts) {
         memory::part(&fx, &opts, &mut m).await;
     }
     m.wall = started.elapsed();
-    report::write(&opts, &m);
+    if opts.write {
+        report::write(&opts, &m);
+    } else {
+        report::print(&opts, &m);
+    }
     let _ = std::fs::remove_dir_all(&fx.dir);
 }
 
@@ -206,15 +230,21 @@ async fn inprocess_costs(fx: &Fixture) -> report::InProcess {
     costs
 }
 
+/// What share of requests the cache can answer.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Scenario {
+    /// One token, over and over: every check after the first is a hit.
     Hit,
+    /// Distinct RS256 tokens: every check verifies a signature.
     MissRs,
+    /// Distinct ES256 tokens.
     MissEs,
+    /// Nine requests in ten from the hot set (cached), one a fresh RS256 token.
     Mix,
 }
 
 impl Scenario {
+    /// The scenario's name in the report.
     pub fn label(self) -> &'static str {
         match self {
             Scenario::Hit => "100% hits",
@@ -240,6 +270,7 @@ impl Scenario {
 
 /// Connections × streams: many, and Envoy-like (Envoy keeps one HTTP/2 connection per worker).
 pub const MANY: (usize, usize) = (32, 8);
+/// Two connections of many streams: a proxy with two workers.
 pub const TWO: (usize, usize) = (2, 64);
 
 /// Readies a target for a scenario: warm connections and allocator on the hit token, and the

@@ -2,26 +2,27 @@
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-/// A child killed when dropped, so a failed run leaves nothing behind.
+use tokengate::testkit::Process;
+
+/// A child stopped when dropped (SIGTERM, a wait, its group killed only as a last resort), so a
+/// failed run leaves nothing behind.
 pub struct Proc {
-    child: Child,
+    process: Process,
 }
 
 impl Proc {
     pub fn spawn(name: &'static str, cmd: &mut Command) -> Proc {
-        let child = cmd
-            .stdin(Stdio::null())
-            .spawn()
+        let process = Process::spawn(cmd.stdin(Stdio::null()), "TERM")
             .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
-        Proc { child }
+        Proc { process }
     }
 
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.process.id()
     }
 
     pub fn rss_mib(&self) -> f64 {
@@ -29,14 +30,7 @@ impl Proc {
     }
 
     pub fn alive(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(None))
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.process.wait_for(Duration::ZERO).is_none()
     }
 }
 

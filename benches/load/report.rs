@@ -331,8 +331,8 @@ fn results(opts: &Opts, m: &Measured) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "Measured by `cargo bench --bench load{}` on {} in {:.0} s; {} s per run. Every run in this block comes from that one invocation.\n",
-        if opts.quick { " -- --quick" } else { "" },
+        "Measured by `cargo bench --bench load -- --write{}` on {} in {:.0} s; {} s per run. Every run in this block comes from that one invocation.\n",
+        if opts.quick { " --quick" } else { "" },
         machine(),
         m.wall.as_secs_f64(),
         opts.secs
@@ -418,9 +418,16 @@ fn results(opts: &Opts, m: &Measured) -> String {
 }
 
 const START: &str =
-    "<!-- load:start (written by `cargo bench --bench load`; edits here are lost) -->";
+    "<!-- load:start (written by `cargo bench --bench load -- --write`; edits here are lost) -->";
 const END: &str = "<!-- load:end -->";
 
+/// The report on stdout, for a run that was not asked to `--write`.
+pub fn print(opts: &Opts, m: &Measured) {
+    println!("{}", results(opts, m));
+    eprintln!("not written: add `-- --write` to update BENCHMARKS.md and benches/results/load.svg");
+}
+
+/// The report into BENCHMARKS.md between its markers, and the SVG beside it.
 pub fn write(opts: &Opts, m: &Measured) {
     std::fs::create_dir_all(&opts.out).expect("the output directory");
     let path = opts.out.join("BENCHMARKS.md");

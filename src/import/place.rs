@@ -8,13 +8,16 @@ use super::template::Node;
 /// A place in a file: its path in the YAML/JSON document and its line.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Place {
+    /// The file as named on the command line.
     pub file: String,
     /// `Resources.MyApi.Properties.Auth`, `paths["/pets"].get`; empty for the whole file.
     pub path: String,
+    /// 1-based line, when known.
     pub line: Option<usize>,
 }
 
 impl Place {
+    /// A place in `file` at `path`, on `line` if known.
     pub fn new(file: &str, path: &str, line: Option<usize>) -> Place {
         Place {
             file: file.to_owned(),
@@ -40,7 +43,9 @@ impl fmt::Display for Place {
 /// One thing that stops an import, at its place.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Problem {
+    /// Where the problem is.
     pub place: Place,
+    /// What is wrong, for the operator.
     pub message: String,
 }
 
@@ -53,11 +58,15 @@ impl fmt::Display for Problem {
 /// Why an import failed.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// The file could not be read.
     #[error("cannot read {file}: {source}")]
     Read {
+        /// The file as named.
         file: String,
+        /// Why it could not be read.
         source: std::io::Error,
     },
+    /// Every problem found.
     #[error("{}", Problems(.0))]
     Invalid(Vec<Problem>),
 }

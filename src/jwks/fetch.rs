@@ -18,26 +18,74 @@ const MAX_REDIRECTS: usize = 3;
 /// Why a fetch failed. Shown in `/readyz` and logs; the old keys stay in use.
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
+    /// No answer: refused, timed out, a TLS failure, or too many redirects.
     #[error("request to {url} failed: {}", causes(source))]
-    Http { url: Url, source: reqwest::Error },
+    Http {
+        /// The URL asked for.
+        url: Url,
+        /// The client's error, whose causes the message lists.
+        source: reqwest::Error,
+    },
+    /// An answer other than 200.
     #[error("{url} answered {status}")]
-    Status { url: Url, status: StatusCode },
+    Status {
+        /// The URL asked for.
+        url: Url,
+        /// What it answered.
+        status: StatusCode,
+    },
+    /// A body over [`MAX_BODY_BYTES`], refused before it is all read.
     #[error("{url} sent more than {MAX_BODY_BYTES} bytes")]
-    TooLarge { url: Url },
+    TooLarge {
+        /// The URL asked for.
+        url: Url,
+    },
+    /// A body that is not a JWK Set (or not a discovery document).
     #[error("{url} did not send a JWK Set: {reason}")]
-    NotAJwkSet { url: Url, reason: String },
+    NotAJwkSet {
+        /// The URL asked for.
+        url: Url,
+        /// What the parser said.
+        reason: String,
+    },
+    /// A JWK Set without one key tokengate can verify with.
     #[error("{url} holds no usable signing key")]
-    NoUsableKey { url: Url },
+    NoUsableKey {
+        /// The URL asked for.
+        url: Url,
+    },
+    /// A URL (built from the issuer, or a discovered `jwks_uri`) that does not parse or is
+    /// neither https nor loopback http.
     #[error("`{0}` is not an https URL (http:// only to a loopback host)")]
     Insecure(String),
+    /// A `jwks_file` that could not be read.
     #[error("cannot read {path}: {message}")]
-    File { path: String, message: String },
+    File {
+        /// The file as configured.
+        path: String,
+        /// Why it could not be read.
+        message: String,
+    },
+    /// A `jwks_file` over [`MAX_BODY_BYTES`].
     #[error("{path} is larger than {MAX_BODY_BYTES} bytes")]
-    FileTooLarge { path: String },
+    FileTooLarge {
+        /// The file as configured.
+        path: String,
+    },
+    /// A `jwks_file` that is not a JWK Set.
     #[error("{path} is not a JWK Set: {reason}")]
-    FileNotAJwkSet { path: String, reason: String },
+    FileNotAJwkSet {
+        /// The file as configured.
+        path: String,
+        /// What the parser said.
+        reason: String,
+    },
+    /// A `jwks_file` without one key tokengate can verify with.
     #[error("{path} holds no usable signing key")]
-    FileNoUsableKey { path: String },
+    FileNoUsableKey {
+        /// The file as configured.
+        path: String,
+    },
 }
 
 /// Reads a local JWK Set (`jwks_file`); a missing, oversized or unusable file fails as a URL
@@ -73,6 +121,8 @@ pub struct Fetcher {
 }
 
 impl Fetcher {
+    /// The client: connect and whole-request timeouts, at most three redirects, each to an
+    /// https (or loopback http) URL.
     pub fn new() -> Result<Fetcher, reqwest::Error> {
         let policy = redirect::Policy::custom(|attempt| {
             // `previous` starts with the URL first asked for, which is no redirect.

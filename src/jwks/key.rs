@@ -13,18 +13,23 @@ use crate::jwt::Alg;
 /// Why a JWKS entry is skipped.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Unusable {
+    /// A key for encryption (`use: enc`).
     #[error("`use` is not `sig`")]
     NotForSignatures,
+    /// A key type or curve no allowed algorithm uses.
     #[error("key type or curve not supported")]
     KeyType,
+    /// An `alg` that tokengate does not verify, or that its key cannot make.
     #[error("its `alg` is not one tokengate verifies, or does not fit its key type")]
     Alg,
+    /// Key material that does not parse.
     #[error("key material does not parse")]
     Broken,
 }
 
 /// A verification key: its `kid`, and a pre-parsed public key per algorithm it may verify.
 pub struct Key {
+    /// The JWK's `kid`, when it has one.
     pub kid: Option<Arc<str>>,
     verifiers: Vec<(Alg, ParsedPublicKey)>,
     /// The public key bytes, to tell an unchanged key from a replaced one across fetches.
@@ -136,10 +141,12 @@ impl Key {
                 .all(|((a, _), (b, _))| a == b)
     }
 
+    /// Marks the key as gone from the JWKS: verdicts cached with it stop serving.
     pub fn retire(&self) {
         self.retired.store(true, Ordering::Release);
     }
 
+    /// Whether the key has left the JWKS.
     pub fn is_retired(&self) -> bool {
         self.retired.load(Ordering::Acquire)
     }

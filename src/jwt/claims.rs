@@ -13,16 +13,22 @@ use crate::trace::Trace;
 pub struct Rules<'a> {
     /// `iss` must equal one (a user pool has two forms).
     pub issuers: &'a [String],
+    /// Which clients a token must be for.
     pub audience: &'a Audience,
+    /// Cognito's `token_use`, required when set.
     pub token_use: Option<TokenUse>,
+    /// Seconds of leeway for `exp`, `nbf` and `iat`.
     pub clock_skew: f64,
 }
 
 /// The time claims, kept with a cached verdict so a hit re-checks them.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Times {
+    /// `exp`, required.
     pub exp: f64,
+    /// `nbf`, if present.
     pub nbf: Option<f64>,
+    /// `iat`, if present.
     pub iat: Option<f64>,
 }
 
@@ -203,15 +209,8 @@ pub fn scopes(claims: &Map<String, Value>) -> Vec<Box<str>> {
     out
 }
 
-/// Whether `held` has at least one of `required`; an empty `required` asks for nothing.
-pub fn has_any_scope(held: &[Box<str>], required: &[String]) -> bool {
-    required.is_empty()
-        || required
-            .iter()
-            .any(|r| held.binary_search_by(|h| (**h).cmp(r.as_str())).is_ok())
-}
-
-/// [`has_any_scope`] for scopes joined by spaces, as the token cache keeps them.
+/// Whether `held` (scopes joined by spaces, as the token cache keeps them) has at least one of
+/// `required`, compared whole; an empty `required` asks for nothing.
 pub fn has_any_joined_scope(held: &str, required: &[String]) -> bool {
     required.is_empty()
         || held
@@ -379,11 +378,41 @@ mod tests {
     fn scopes_union_scope_and_scp_in_both_shapes() {
         let c = obj(json!({"scope": "a b", "scp": ["c", "d e"]}));
         let held = scopes(&c);
-        assert_eq!(held.len(), 5);
-        assert!(has_any_scope(&held, &["x".into(), "e".into()]));
-        assert!(!has_any_scope(&held, &["x".into()]));
-        assert!(has_any_scope(&held, &[]));
+        assert_eq!(held.join(" "), "a b c d e");
         assert!(scopes(&obj(json!({"scope": 5}))).is_empty());
+        let c = obj(json!({"scope": " x  y ", "scp": "y"}));
+        assert_eq!(
+            scopes(&c).join(" "),
+            "x y",
+            "sorted, deduplicated, no empty scope"
+        );
+    }
+
+    #[test]
+    fn a_joined_scope_list_matches_any_required_scope_whole() {
+        let req = |r: &[&str]| r.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        // Nothing required: any token, even one with no scope.
+        assert!(has_any_joined_scope("", &[]));
+        assert!(has_any_joined_scope("a b", &[]));
+        // No scope held: nothing required is met, not even an empty name.
+        assert!(!has_any_joined_scope("", &req(&["a"])));
+        assert!(!has_any_joined_scope("", &req(&[""])));
+        // One of several is enough, in any position.
+        assert!(has_any_joined_scope("a b c", &req(&["x", "c"])));
+        assert!(has_any_joined_scope("a b c", &req(&["a"])));
+        assert!(!has_any_joined_scope("a b c", &req(&["x", "y"])));
+        // Double, leading and trailing spaces hold no empty scope and hide none.
+        assert!(has_any_joined_scope("  a  b ", &req(&["b"])));
+        assert!(!has_any_joined_scope("a  b", &req(&[""])));
+        assert!(!has_any_joined_scope("a  b", &req(&[" "])));
+        // Whole names only, case-sensitive: no prefix, suffix or substring match.
+        for other in ["users", "read", "users/rea", "users/read/all", "Users/Read"] {
+            assert!(
+                !has_any_joined_scope("users/read", &req(&[other])),
+                "{other}"
+            );
+        }
+        assert!(has_any_joined_scope("users/read", &req(&["users/read"])));
     }
 
     #[test]

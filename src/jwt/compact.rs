@@ -17,11 +17,13 @@ pub const MAX_TOKEN_BYTES: usize = 8192;
 pub struct Compact<'t> {
     /// `None` when `alg` is missing or names no algorithm tokengate has (`none`, `HS256`…).
     pub alg: Option<Alg>,
+    /// The header's `kid`, if present (a `kid` that is not a string is malformed).
     pub kid: Option<String>,
     /// `header.payload`, the bytes the signature covers.
     pub signing_input: &'t str,
     /// The payload segment, still base64url.
     pub payload: &'t str,
+    /// The signature segment, decoded.
     pub signature: Vec<u8>,
 }
 

@@ -27,6 +27,7 @@ impl Default for IdentitySource {
 #[error(
     "`{0}` is not an identity source: use $request.header.NAME, $request.querystring.NAME or $request.cookie.NAME"
 )]
+/// A config's identity source that is none of the three forms.
 pub struct SourceError(String);
 
 impl FromStr for IdentitySource {

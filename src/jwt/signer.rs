@@ -12,7 +12,9 @@ use crate::jwt::Alg;
 
 /// A private key that signs JWTs with one algorithm, and publishes its JWK.
 pub struct Signer {
+    /// The `kid` put in its tokens' headers and its JWK.
     pub kid: String,
+    /// The one algorithm it signs with.
     pub alg: Alg,
     key: Private,
 }

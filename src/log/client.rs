@@ -22,6 +22,7 @@ pub struct ClientLog {
 }
 
 impl ClientLog {
+    /// A log of client-triggered lines held to `budget`.
     pub fn new(budget: Budget) -> ClientLog {
         ClientLog {
             limiter: Limiter::new(budget),

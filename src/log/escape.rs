@@ -87,6 +87,7 @@ impl Untrusted<'_> {
         }
     }
 
+    /// Whether the value is empty.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }

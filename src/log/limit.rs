@@ -6,7 +6,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// Lines and bytes a second before suppression starts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Budget {
+    /// Lines a second.
     pub lines: u16,
+    /// Bytes a second, over the lines' client values.
     pub bytes: u32,
 }
 
@@ -22,7 +24,9 @@ impl Default for Budget {
 /// What the caller does with one line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Admit {
+    /// Log the line.
     Log,
+    /// Drop it; it is counted in the next summary.
     Suppress,
 }
 
@@ -48,6 +52,7 @@ fn unpack(v: u64) -> (u64, u64, u64) {
 }
 
 impl Limiter {
+    /// A limiter with a fresh window.
     pub fn new(budget: Budget) -> Limiter {
         Limiter {
             budget,

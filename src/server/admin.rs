@@ -18,15 +18,20 @@ use crate::metrics as m;
 use crate::server::Connections;
 use crate::state::State;
 
+/// What the admin routes read.
 #[derive(Clone)]
 pub struct Admin {
+    /// For `/readyz`: each authorizer's keys.
     pub state: Arc<State>,
+    /// For `/metrics`.
     pub metrics: PrometheusHandle,
     /// The limits the listeners run with, shown on `/readyz`.
     pub limits: Limits,
+    /// Each listener's open connections, shown on `/readyz`.
     pub connections: Connections,
 }
 
+/// `/metrics`, `/healthz` and `/readyz`, served from `admin`.
 pub fn router(admin: Admin) -> Router {
     Router::new()
         .route("/metrics", get(metrics))

@@ -35,6 +35,8 @@ pub struct Checker {
 }
 
 impl Checker {
+    /// A checker for `transport`, logging what clients sent to `log`; `tap` sees every decision
+    /// (tests).
     pub fn new(
         state: Arc<State>,
         log: Arc<ClientLog>,

@@ -23,8 +23,11 @@ pub const TOKEN_LIFETIME: u64 = 3600;
 
 /// The issuer's state: its key and client secret.
 pub struct Issuer {
+    /// The issuer URL its tokens carry in `iss` (the admin listener).
     pub url: String,
+    /// The client secret printed at start, asked of `/oauth2/token` callers.
     pub secret: String,
+    /// The key its tokens are signed with.
     pub signer: Signer,
 }
 

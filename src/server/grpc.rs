@@ -16,6 +16,7 @@ pub struct AuthService {
 }
 
 impl AuthService {
+    /// The service over `checker`.
     pub fn new(checker: Checker) -> AuthService {
         AuthService { checker }
     }

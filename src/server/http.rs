@@ -18,6 +18,7 @@ use original::original;
 /// Lists the upstream headers Envoy's HTTP mode removes (and nginx may map).
 pub const HEADERS_TO_REMOVE: &str = "x-envoy-auth-headers-to-remove";
 
+/// The HTTP authorizer: every method and path is one check.
 pub fn router(checker: Checker) -> Router {
     Router::new().fallback(authorize).with_state(checker)
 }

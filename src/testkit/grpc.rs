@@ -22,6 +22,7 @@ pub fn check_request(method: &str, path: &str, headers: &[(&str, &str)]) -> Chec
     check_request_with(method, path, headers, &[])
 }
 
+/// [`check_request`] with Envoy's per-route `context_extensions`.
 pub fn check_request_with(
     method: &str,
     path: &str,
@@ -80,17 +81,25 @@ pub fn check_request_raw(method: &str, path: &str, headers: &[(&str, &[u8])]) ->
 /// What a `CheckResponse` says, flattened for assertions.
 #[derive(Debug)]
 pub struct Verdict {
+    /// `CheckResponse.status.code` (-1 when absent).
     pub grpc_code: i32,
+    /// The denial's HTTP status.
     pub http_status: Option<i32>,
+    /// The denial's body.
     pub body: String,
+    /// Headers on the denial (`www-authenticate`, `content-type`).
     pub denied_headers: HashMap<String, String>,
+    /// Headers set on the upstream request (allow).
     pub set: HashMap<String, String>,
     /// `append_action` of each set header.
     pub actions: HashMap<String, i32>,
+    /// Headers removed from the upstream request (allow).
     pub removed: Vec<String>,
+    /// `dynamic_metadata` (the verified claims).
     pub metadata: Option<prost_types::Struct>,
 }
 
+/// Flattens a `CheckResponse`.
 pub fn verdict(resp: CheckResponse) -> Verdict {
     use crate::pb::auth::check_response::HttpResponse;
     let grpc_code = resp.status.as_ref().map_or(-1, |s| s.code);

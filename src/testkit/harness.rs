@@ -20,9 +20,13 @@ use super::bearer;
 
 /// A running tokengate on loopback.
 pub struct Tokengate {
+    /// The server's live state: drive the core directly, reload, read key sets.
     pub state: Arc<State>,
+    /// The gRPC listener.
     pub grpc: SocketAddr,
+    /// The HTTP authorizer.
     pub http: SocketAddr,
+    /// The admin listener.
     pub admin: SocketAddr,
     running: Option<Running>,
 }
@@ -79,6 +83,7 @@ impl Tokengate {
         self
     }
 
+    /// A gRPC client connected to the `Check` service.
     pub async fn client(&self) -> AuthorizationClient<Channel> {
         AuthorizationClient::connect(format!("http://{}", self.grpc))
             .await
@@ -109,6 +114,7 @@ pub async fn decide(state: &State, method: &str, path: &str, headers: &[(&str, &
     decide_with(state, method, path, headers, None).await
 }
 
+/// [`decide`] with Envoy's per-route `context_extensions`.
 pub async fn decide_with(
     state: &State,
     method: &str,

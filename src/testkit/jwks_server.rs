@@ -19,11 +19,15 @@ use crate::jwt::Signer;
 /// How the test JWKS server answers.
 #[derive(Clone, Debug)]
 pub enum Mode {
+    /// Serves the published keys.
     Keys,
+    /// Answers with this status and no body.
     Status(u16),
+    /// A 200 with this body as text.
     Body(String),
     /// Raw bytes, sent as `application/octet-stream`.
     Bytes(Vec<u8>),
+    /// Serves the keys after this delay.
     Slow(Duration),
     /// `302 Found` to this location (absolute, or a path on this server such as
     /// `/.well-known/jwks.json` itself, or `/bounce`, which sends the client back here).
@@ -53,11 +57,13 @@ struct Jwks {
 /// A JWKS endpoint at `{url}/.well-known/jwks.json`, also its issuer's OIDC discovery.
 #[derive(Clone)]
 pub struct JwksServer {
+    /// The issuer URL: the JWKS is at `{url}/.well-known/jwks.json`.
     pub url: String,
     inner: Arc<Jwks>,
 }
 
 impl JwksServer {
+    /// Starts on `127.0.0.1:0`, publishing `keys`.
     pub async fn start(keys: &[&Signer]) -> JwksServer {
         JwksServer::start_at("127.0.0.1:0".parse().unwrap(), keys).await
     }
@@ -95,6 +101,7 @@ impl JwksServer {
         self.set_raw_keys(keys.iter().map(|s| s.jwk()).collect());
     }
 
+    /// Publishes these JWKs as given (malformed ones too), as a new generation.
     pub fn set_raw_keys(&self, keys: Vec<Value>) {
         let mut published = self.inner.keys.lock().unwrap();
         published.0 += 1;
@@ -123,6 +130,7 @@ impl JwksServer {
         *self.inner.discovery.lock().unwrap() = Some(doc);
     }
 
+    /// How the JWKS path answers from now on.
     pub fn set_mode(&self, mode: Mode) {
         *self.inner.mode.lock().unwrap() = mode;
     }
@@ -159,6 +167,7 @@ async fn jwks(Extract(j): Extract<Arc<Jwks>>) -> Response {
         Mode::Body(body) => body.into_response(),
         Mode::Bytes(bytes) => bytes.into_response(),
         Mode::Slow(d) => {
+            // Real time: a slow issuer, as the fetcher's timeout sees it.
             tokio::time::sleep(d).await;
             serve_keys(&j)
         }

@@ -16,8 +16,9 @@ pub struct Process {
     status: Option<ExitStatus>,
 }
 
-/// How long a graceful stop may take before the group is killed.
-const GRACE: Duration = Duration::from_secs(10);
+/// How long a graceful stop may take before the group is killed: past tokengate's own 10 s
+/// drain, so a slow drain is seen as a failed exit, not cut short.
+const GRACE: Duration = Duration::from_secs(15);
 
 impl Process {
     /// Starts `cmd` in a new process group.
@@ -30,6 +31,7 @@ impl Process {
         })
     }
 
+    /// The child's pid (and process group id).
     pub fn id(&self) -> u32 {
         self.child.id()
     }
@@ -60,6 +62,7 @@ impl Process {
             if Instant::now() >= deadline {
                 return None;
             }
+            // Real time: std has no wait-with-timeout for a child, so poll its exit.
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -90,5 +93,24 @@ impl Process {
 impl Drop for Process {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// Polls `probe` until it gives `Some`, at most `limit`; panics naming `what` otherwise. For
+/// what only a separate process's sockets can show (it is up, it applied a reload), where there
+/// is nothing to await.
+pub async fn eventually<T, F, Fut>(limit: Duration, what: &str, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(found) = probe().await {
+            return found;
+        }
+        assert!(Instant::now() < deadline, "{what}: not within {limit:?}");
+        // Real time: another process's state shows only when asked again.
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }

@@ -29,9 +29,11 @@ pub fn raw_request(method: &str, target: &[u8], headers: &[(&str, &[u8])]) -> Ve
 /// An answer read to the end of the connection.
 #[derive(Debug, Clone)]
 pub struct RawResponse {
+    /// The status code.
     pub status: u16,
     /// Lower-case names, in order.
     pub headers: Vec<(String, String)>,
+    /// The body, lossily as text.
     pub body: String,
 }
 
@@ -135,6 +137,7 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 /// A request as an upstream received it.
 #[derive(Debug, Clone)]
 pub struct Seen {
+    /// The method as sent.
     pub method: String,
     /// The request target, byte for byte.
     pub target: Vec<u8>,
@@ -156,11 +159,13 @@ impl Seen {
 /// An upstream that records every request and answers 200 with `user=` and the `x-user-id`
 /// it received (or `-`), over keep-alive connections.
 pub struct Upstream {
+    /// Where it listens (loopback).
     pub addr: SocketAddr,
     seen: Arc<Mutex<Vec<Seen>>>,
 }
 
 impl Upstream {
+    /// Listens on a loopback port and serves until the test ends.
     pub async fn start() -> Upstream {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();

@@ -16,13 +16,47 @@ pub fn tool(name: &str) -> Option<std::path::PathBuf> {
             .find(|p| p.is_file())
     });
     if found.is_none() {
-        assert!(
-            std::env::var_os("TOKENGATE_REQUIRE_TOOLS").is_none(),
-            "{name} is required (TOKENGATE_REQUIRE_TOOLS is set) but not installed"
-        );
-        eprintln!("skipping: {name} is not installed");
+        skip(&format!("{name} is not installed"));
     }
     found
+}
+
+/// Records that the calling test skips (all of it, or the part that needs what is missing)
+/// and why: on stderr, and as a line in the file `TOKENGATE_SKIP_LOG` names, which `.ci/test`
+/// counts in its summary. With `TOKENGATE_REQUIRE_TOOLS=1` (CI) a skip fails the test instead.
+pub fn skip(reason: &str) {
+    assert!(
+        std::env::var_os("TOKENGATE_REQUIRE_TOOLS").is_none(),
+        "cannot skip with TOKENGATE_REQUIRE_TOOLS set: {reason}"
+    );
+    let test = test_name();
+    eprintln!("skipping {test}: {reason}");
+    if let Some(path) = std::env::var_os("TOKENGATE_SKIP_LOG") {
+        use std::io::Write;
+        // One short append per line: lines from tests running in parallel do not interleave.
+        let line = format!("{test}\t{reason}\n");
+        let written = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .and_then(|mut f| f.write_all(line.as_bytes()));
+        if let Err(e) = written {
+            panic!("cannot record the skip in {}: {e}", path.display());
+        }
+    }
+}
+
+/// `binary::test`: the test binary's name without cargo's hash, and the test thread's name
+/// (libtest names each test's thread after it).
+fn test_name() -> String {
+    let exe = std::env::args().next().unwrap_or_default();
+    let file = std::path::Path::new(&exe)
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let binary = file.rsplit_once('-').map_or(file.as_str(), |(b, _)| b);
+    let thread = std::thread::current();
+    format!("{binary}::{}", thread.name().unwrap_or("?"))
 }
 
 /// A small upstream that answers 200 with the `x-user-id` it received, or `-`.
@@ -105,8 +139,11 @@ pub async fn assert_proxied_decisions(base: &str, token: &str, what: &str) {
 /// keep: the upstream serves only a request tokengate allowed, as the very path tokengate
 /// judged, with only the claim headers tokengate set.
 pub struct Probe<'a> {
+    /// Where the proxy listens.
     pub proxy: SocketAddr,
+    /// What tokengate decided (its tap).
     pub decisions: &'a super::Decisions,
+    /// What the upstream received.
     pub upstream: &'a super::Upstream,
     /// Every claim and payload header tokengate may set.
     pub claim_headers: &'a [&'a str],

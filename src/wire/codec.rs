@@ -59,6 +59,7 @@ impl Decoder for RawCodec {
 
 /// Answers `Check`: a serialized `CheckRequest` in, a serialized `CheckResponse` out.
 pub trait Handler: Send + Sync + 'static {
+    /// Decides one `Check` call from its bytes.
     fn check(
         &self,
         request: Request<Bytes>,
@@ -71,6 +72,7 @@ pub struct Server<H> {
 }
 
 impl<H> Server<H> {
+    /// The service over `handler`.
     pub fn new(handler: H) -> Server<H> {
         Server {
             handler: Arc::new(handler),

@@ -64,16 +64,23 @@ const PEER: &str = "Peer";
 /// Why a `CheckRequest` could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// Bytes that are not protobuf (a bad tag, varint or length).
     #[error("malformed protobuf: {0}")]
     Protobuf(#[from] prost::DecodeError),
+    /// A length runs past the end of its message.
     #[error("a length runs past the end of its message")]
     Truncated,
+    /// A field expected to be length-delimited that is not.
     #[error("field {field} of {message} is not length-delimited ({wire_type:?})")]
     WireType {
+        /// The message it was in.
         message: &'static str,
+        /// Its field number.
         field: u32,
+        /// The wire type it came with.
         wire_type: WireType,
     },
+    /// A string field (named) that is not UTF-8.
     #[error("{0} is not UTF-8")]
     Utf8(&'static str),
 }

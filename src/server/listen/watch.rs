@@ -47,10 +47,15 @@ pub struct Activity {
 /// What [`deadline`] reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Snapshot {
+    /// Requests begun and not yet answered.
     pub in_flight: usize,
+    /// When the last response ended (ms since the connection opened).
     pub idle_since: u64,
+    /// When an HTTP/1 request head began arriving, while it is incomplete.
     pub head_since: Option<u64>,
+    /// Whether the connection speaks HTTP/2.
     pub h2: bool,
+    /// Whether written bytes are not yet flushed.
     pub dirty: bool,
 }
 
@@ -79,6 +84,7 @@ pub fn deadline(s: &Snapshot, limits: &Limits, closing: Option<u64>) -> Option<u
 }
 
 impl Activity {
+    /// A connection that opened now, idle.
     pub fn new() -> Activity {
         Activity {
             base: Instant::now(),
@@ -92,18 +98,22 @@ impl Activity {
         }
     }
 
+    /// Milliseconds since the connection opened.
     pub fn now(&self) -> u64 {
         u64::try_from(self.base.elapsed().as_millis()).unwrap_or(NONE - 1)
     }
 
+    /// The instant `ms` milliseconds after the connection opened.
     pub fn at(&self, ms: u64) -> Instant {
         self.base + Duration::from_millis(ms)
     }
 
+    /// Whether the connection speaks HTTP/2.
     pub fn is_h2(&self) -> bool {
         self.h2.load(Ordering::Relaxed)
     }
 
+    /// The state [`deadline`] reads, loaded at once.
     pub fn snapshot(&self) -> Snapshot {
         // Acquire pairs with `end`'s release: seeing its count means seeing its `idle_since`.
         let in_flight = self.in_flight.load(Ordering::Acquire);
@@ -131,6 +141,7 @@ impl Activity {
         }
     }
 
+    /// A graceful shutdown was asked for: the deadline may come earlier.
     pub fn set_closing(&self) {
         self.closing.store(true, Ordering::Relaxed);
     }
@@ -191,6 +202,7 @@ pub struct Watched<T> {
 }
 
 impl<T> Watched<T> {
+    /// Wraps `io`, reporting to `activity`.
     pub fn new(io: T, activity: std::sync::Arc<Activity>) -> Watched<T> {
         Watched {
             io,
