@@ -1,5 +1,5 @@
-//! In-process check cost: a cache hit, a miss per algorithm, route selection over 1,000
-//! routes, token parsing, and the request checks. `cargo bench --bench check`.
+//! In-process check cost: a cache hit, a miss per algorithm, route selection over 10, 1,000
+//! and 10,000 routes, token parsing, and the request checks. `cargo bench --bench check`.
 
 #![allow(clippy::unwrap_used)] // set-up failures in a benchmark should panic
 
@@ -11,6 +11,7 @@ use std::hint::black_box;
 use std::pin::pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
+use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use prost::Message;
@@ -227,26 +228,70 @@ fn transport(c: &mut Criterion, allowed: &Decision, token: &str) {
     });
 }
 
-fn routes(c: &mut Criterion) {
-    let mut routes = Vec::new();
-    for i in 0..1000 {
-        let key = match i % 4 {
-            0 => format!("GET /svc{i}/items/{{id}}"),
-            1 => format!("POST /svc{i}/items"),
-            2 => format!("ANY /svc{i}/{{proxy+}}"),
-            _ => format!("GET /svc{i}/items/{{id}}/parts/{{part}}"),
+/// An API of `n` routes, ten per service: literals, `{param}`, named methods, `ANY`, greedy.
+fn api(n: usize) -> RouteTable<usize> {
+    let mut routes = Vec::with_capacity(n);
+    for i in 0..n {
+        let s = i / 10;
+        let key = match i % 10 {
+            0 => format!("GET /v1/svc{s}/items"),
+            1 => format!("POST /v1/svc{s}/items"),
+            2 => format!("GET /v1/svc{s}/items/search"),
+            3 => format!("GET /v1/svc{s}/items/{{id}}"),
+            4 => format!("PUT /v1/svc{s}/items/{{id}}"),
+            5 => format!("DELETE /v1/svc{s}/items/{{id}}"),
+            6 => format!("GET /v1/svc{s}/items/{{id}}/parts/{{part}}"),
+            7 => format!("GET /v1/svc{s}/items/{{id}}/parts/{{part}}/history"),
+            8 => format!("ANY /v1/svc{s}/admin/{{proxy+}}"),
+            _ => format!("ANY /v1/svc{s}/{{proxy+}}"),
         };
         routes.push((RouteKey::parse(&key).unwrap(), Arc::from(key.as_str()), i));
     }
-    let table = RouteTable::new(routes, Some(usize::MAX));
-    c.bench_function("route/select_1000/last", |b| {
-        b.iter(|| {
-            black_box(table.select("GET", black_box("/svc999/items/42/parts/7"))).map(|s| *s.value)
-        })
-    });
-    c.bench_function("route/select_1000/default", |b| {
-        b.iter(|| black_box(table.select("GET", black_box("/nothing/here"))).map(|s| *s.value))
-    });
+    RouteTable::new(routes, Some(usize::MAX))
+}
+
+/// One select per iteration, so the time reported is the time per select.
+fn routes(c: &mut Criterion) {
+    let mut group = c.benchmark_group("route");
+    group
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
+    for n in [10, 1_000, 10_000] {
+        let table = api(n);
+        let s = n / 10 - 1;
+        let cases = [
+            (
+                "deep",
+                "GET",
+                format!("/v1/svc{s}/items/42/parts/7/history"),
+                7,
+            ),
+            ("param", "PUT", format!("/v1/svc{s}/items/42"), 4),
+            ("greedy", "DELETE", format!("/v1/svc{s}/admin/users/7"), 8),
+            // Every full route of the service fails on the last segment: the greedy fallback.
+            ("fallback", "GET", format!("/v1/svc{s}/items/42/parts"), 9),
+            (
+                "default",
+                "GET",
+                "/v1/nothing/here/7".to_owned(),
+                usize::MAX,
+            ),
+        ];
+        for (name, method, path, shape) in cases {
+            let want = if shape == usize::MAX {
+                shape
+            } else {
+                s * 10 + shape
+            };
+            assert_eq!(table.select(method, &path).map(|r| *r.value), Some(want));
+            group.bench_function(format!("{n}/{name}"), |b| {
+                b.iter(|| {
+                    black_box(table.select(black_box(method), black_box(&path))).map(|r| *r.value)
+                })
+            });
+        }
+    }
+    group.finish();
 }
 
 /// The request checks every check runs before routing: a plain path (borrowed as is) and one

@@ -2,9 +2,9 @@
 //! every past finding on each `cargo test`, with or without cargo-fuzz installed.
 //!
 //! Each function takes the fuzzer's bytes, must never panic, and asserts what must hold whatever
-//! the input: nothing the fuzzer writes verifies, a route selected for a request matches it, and
-//! every config error points into the file, every import error too, and every imported config
-//! is YAML.
+//! the input: nothing the fuzzer writes verifies, a route selected for a request matches it and
+//! is the one the linear reference selects, every config error points into the file, every
+//! import error too, and every imported config is YAML.
 
 // The functions assert what must hold: a panic is the finding, not a bug to document.
 #![allow(clippy::missing_panics_doc)]
@@ -19,6 +19,7 @@ use crate::jwt::claims::{self, Rules};
 use crate::jwt::extract::{self, IdentitySource};
 use crate::jwt::{Alg, TokenUse, compact};
 use crate::request::checks::{self, Paths};
+use crate::route::linear::Linear;
 use crate::route::{RouteKey, RouteTable};
 use crate::trace::NoTrace;
 
@@ -116,15 +117,22 @@ pub fn route(data: &[u8]) {
         routes.push((parsed, Arc::from(key), routes.len()));
     }
     let keys: Vec<RouteKey> = routes.iter().map(|(k, _, _)| k.clone()).collect();
+    let reference = Linear::new(routes.clone(), None);
     let table = RouteTable::new(routes, None);
     let (bare, _) = crate::request::split_target(path);
-    if let Some(selected) = table.select(method, bare) {
+    let selected = table.select(method, bare);
+    if let Some(selected) = &selected {
         assert!(
             keys[*selected.value].matches(method, bare),
             "selected {} for {method} {path:?}, which it does not match",
             selected.key
         );
     }
+    assert_eq!(
+        selected.map(|s| *s.value),
+        reference.select(method, bare).map(|s| *s.value),
+        "the index and the scan disagree on {method} {path:?}"
+    );
 }
 
 /// The request checks on an arbitrary method and target: never a panic; a path they accept

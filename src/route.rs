@@ -1,8 +1,13 @@
 //! API Gateway HTTP API route keys (`GET /users/{userId}`, `ANY /admin/{proxy+}`, `$default`)
 //! and the table that picks the one route a request matches.
 //!
-//! Precedence is API Gateway's "full match before greedy match", made precise in the SPEC. The
-//! table is sorted once by that order at build time, so selection is the first match of a scan.
+//! Precedence is API Gateway's "full match before greedy match", made precise in the SPEC.
+//! [`RouteTable`] finds the route through a segment trie ([`trie`]), at a cost set by the path's
+//! depth rather than the number of routes; [`linear`] keeps the plain scan over the routes in
+//! precedence order as the reference the trie is tested against.
+
+pub mod linear;
+mod trie;
 
 use std::cmp::Ordering;
 use std::fmt;
@@ -193,21 +198,33 @@ pub struct Selected<'a, T> {
     pub value: &'a T,
 }
 
-/// Routes in precedence order, plus `$default`.
+/// Sorts routes by precedence. A stable sort keeps the config's order among keys of equal
+/// precedence, which can only be keys that never match the same request (or duplicates, which
+/// the config refuses).
+fn sort<T>(routes: &mut [(RouteKey, Arc<str>, T)]) {
+    routes.sort_by(|a, b| a.0.precedence(&b.0));
+}
+
+/// The routes, indexed for selection, plus `$default`.
 #[derive(Debug)]
 pub struct RouteTable<T> {
-    routes: Vec<(RouteKey, Arc<str>, T)>,
+    /// In precedence order: the index answers a position in it.
+    routes: Vec<(Arc<str>, T)>,
+    index: trie::Trie,
     default: Option<(Arc<str>, T)>,
 }
 
 impl<T> RouteTable<T> {
     /// Builds the table; `routes` holds `(parsed key, key as written, value)`.
     pub fn new(mut routes: Vec<(RouteKey, Arc<str>, T)>, default: Option<T>) -> Self {
-        // A stable sort keeps the config's order among keys of equal precedence, which can only
-        // be keys that never match the same request.
-        routes.sort_by(|a, b| a.0.precedence(&b.0));
+        sort(&mut routes);
+        let index = trie::Trie::new(routes.iter().map(|(key, _, _)| key));
         RouteTable {
-            routes,
+            routes: routes
+                .into_iter()
+                .map(|(_, key, value)| (key, value))
+                .collect(),
+            index,
             default: default.map(|v| (Arc::from("$default"), v)),
         }
     }
@@ -215,15 +232,11 @@ impl<T> RouteTable<T> {
     /// The route for a request's path (no query string), or `None` when nothing matches and
     /// there is no `$default`.
     pub fn select(&self, method: &str, path: &str) -> Option<Selected<'_, T>> {
-        self.routes
-            .iter()
-            .find(|(k, _, _)| k.matches(method, path))
-            .map(|(_, key, value)| Selected { key, value })
-            .or_else(|| {
-                self.default
-                    .as_ref()
-                    .map(|(key, value)| Selected { key, value })
-            })
+        self.index
+            .find(method, path)
+            .and_then(|i| self.routes.get(i))
+            .or(self.default.as_ref())
+            .map(|(key, value)| Selected { key, value })
     }
 
     /// Routes held, `$default` included.
