@@ -5,8 +5,9 @@
 //! A [`Plan`] gathers what every target needs from the config — the headers tokengate sets
 //! upstream, where tokens are read, the request headers the proxy must pass to tokengate and
 //! the denial headers it must pass back to the client — and each target module renders it.
-//! Browser support (SPEC "Browsers (CORS)") will add to [`Plan::to_authorizer`] and
-//! [`Plan::denial`]; every target already carries both lists through.
+//! With `cors` (SPEC "Browsers (CORS)") both lists grow: tokengate must see `Origin` and the
+//! `Access-Control-Request-*` headers to know a preflight, and the browser must see the CORS
+//! headers and `Vary` of a denial to hand it to the script.
 //!
 //! A target that cannot work with the config is refused ([`refusals`]): the proxy would hand
 //! tokengate another request than the one the upstream serves, or drop what it needs. A
@@ -21,6 +22,21 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use crate::config::{Config, OriginalRequest, Paths};
 use crate::jwt::IdentitySource;
+
+/// Request headers tokengate reads to know a CORS preflight (and whose denial it answers).
+const CORS_REQUEST: [&str; 3] = [
+    "origin",
+    "access-control-request-method",
+    "access-control-request-headers",
+];
+
+/// Headers of a denial a browser needs to hand it to the script (`cors` configured).
+const CORS_DENIAL: [&str; 4] = [
+    "access-control-allow-origin",
+    "access-control-allow-credentials",
+    "access-control-expose-headers",
+    "vary",
+];
 
 /// A proxy `proxy-config` writes for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -196,6 +212,13 @@ impl<'c> Plan<'c> {
                 }
             }
         }
+        let mut denial = vec!["content-type", "www-authenticate"];
+        if config.cors.is_some() {
+            for h in CORS_REQUEST {
+                push(&mut to_authorizer, h);
+            }
+            denial.extend(CORS_DENIAL);
+        }
         let twins = upstream
             .iter()
             .filter(|h| h.contains('-'))
@@ -212,7 +235,7 @@ impl<'c> Plan<'c> {
             twins,
             to_authorizer,
             stripped,
-            denial: vec!["content-type", "www-authenticate"],
+            denial,
             grpc: reachable(config.listen.grpc),
             http: reachable(config.listen.http),
             warnings,

@@ -111,11 +111,16 @@ static_resources:
 /// HTTP mode: what Envoy sends tokengate, and which of its answer's headers go where.
 fn http_service(plan: &Plan<'_>, out: &mut String) {
     if !plan.to_authorizer.is_empty() {
-        out.push_str(
+        out.push_str(if plan.config.cors.is_some() {
             "              # Sent to tokengate besides Host, the method, the path (after \
-             path_prefix) and\n              # Authorization: every header a token may be \
-             read from.\n",
-        );
+                 path_prefix) and\n              # Authorization: every header a token may be \
+                 read from, and what marks a CORS\n              # preflight (which tokengate \
+                 lets through: the app or a CORS filter answers it).\n"
+        } else {
+            "              # Sent to tokengate besides Host, the method, the path (after \
+                 path_prefix) and\n              # Authorization: every header a token may be \
+                 read from.\n"
+        });
         patterns(out, "              allowed_headers", &plan.to_authorizer);
     }
     let _ = writeln!(

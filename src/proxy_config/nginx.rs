@@ -6,7 +6,9 @@
 //! bad request in this convention); nginx's own 401/403 pages drop the subrequest's headers
 //! but `WWW-Authenticate` on a 401; `add_header` skips an empty value; `proxy_set_header` with
 //! an empty value removes the header; `proxy_pass` without a URI part sends the target as the
-//! client sent it, the bytes tokengate judged.
+//! client sent it, the bytes tokengate judged. With `cors`, the error pages add the CORS
+//! headers and `Vary` of tokengate's denial, and nothing is added to the app's own answers
+//! (`add_header` only in the error locations): the app answers CORS for what it serves.
 
 use std::fmt::Write;
 
@@ -181,9 +183,17 @@ fn error_pages(plan: &Plan<'_>, out: &mut String) {
             "            default_type application/json;\n            return {status} '{{\"message\":\"{body}\"}}';\n        }}"
         );
     }
+    out.push_str("        location @tokengate_500 {\n");
+    // A 503 carries tokengate's headers too; a real 500 has none to carry, and adds none.
+    for h in carried(plan).filter(|h| *h != "www-authenticate") {
+        let _ = writeln!(
+            out,
+            "            add_header {h} $tg_deny_{} always;",
+            var(h)
+        );
+    }
     out.push_str(
-        r#"        location @tokengate_500 {
-            default_type application/json;
+        r#"            default_type application/json;
             if ($tg_deny_status = 503) {
                 return 503 '{"message":"Service Unavailable"}';
             }

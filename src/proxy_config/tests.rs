@@ -203,3 +203,105 @@ fn the_mode_made_for_the_proxy_is_named() {
     assert!(out.contains("for this proxy: forwarded\n"));
     assert!(!out.contains("`auto`"));
 }
+
+fn with_cors(original_request: &str) -> Config {
+    let yaml = format!(
+        "http: {{original_request: {original_request}, path_prefix: /authz}}\ncors: {{allow_origins: [\"https://app.example\"], allow_credentials: true}}\nauthorizers:\n  main:\n    issuer: https://issuer.example\n    audience: [api]\nroutes:\n  \"$default\": {{authorizer: main}}\n"
+    );
+    Config::parse(&yaml).unwrap_or_else(|e| panic!("{e}\n{yaml}"))
+}
+
+const CORS_OUT: [&str; 4] = [
+    "access-control-allow-origin",
+    "access-control-allow-credentials",
+    "access-control-expose-headers",
+    "vary",
+];
+
+#[test]
+fn with_cors_nginx_carries_the_denial_headers_into_its_error_pages_only() {
+    let out = render(&with_cors("auto"), Target::Nginx).expect("nginx");
+    for h in CORS_OUT {
+        let v = h.replace('-', "_");
+        assert!(
+            out.contains(&format!(
+                "auth_request_set $tg_deny_{v} $upstream_http_{v};"
+            )),
+            "{h}"
+        );
+        // Once in each of the 401, 403 and 500 pages.
+        assert_eq!(
+            out.matches(&format!("add_header {h} $tg_deny_{v} always;"))
+                .count(),
+            3,
+            "{h}\n{out}"
+        );
+    }
+    // The app's own answers are untouched: no add_header outside the error locations.
+    let protected = &out[out.find("location / {").expect("location /")..];
+    let protected = &protected[..protected.find("\n        }\n").expect("end")];
+    assert!(!protected.contains("add_header"), "{protected}");
+    // The 401 page still leaves WWW-Authenticate to nginx, which copies it itself.
+    let page = &out[out.find("location @tokengate_401").expect("401")..];
+    let page = &page[..page.find('}').expect("end")];
+    assert!(!page.contains("www-authenticate"), "{page}");
+
+    // Without cors, none of it.
+    let plain = render(&mode("auto"), Target::Nginx).expect("nginx");
+    assert!(!plain.contains("access-control"), "{plain}");
+    assert!(!plain.contains("vary"));
+}
+
+#[test]
+fn with_cors_envoy_http_sends_the_preflight_headers_and_passes_the_cors_answer() {
+    let out = render(&with_cors("request_line"), Target::EnvoyHttp).expect("envoy-http");
+    let section = |key: &str| -> Vec<String> {
+        let start = out
+            .find(&format!("{key}:"))
+            .unwrap_or_else(|| panic!("{key}"));
+        out[start..]
+            .lines()
+            .skip(2)
+            .take_while(|l| l.trim_start().starts_with("- {exact:"))
+            .map(|l| {
+                l.trim_start()
+                    .trim_start_matches("- {exact: ")
+                    .trim_end_matches('}')
+                    .to_owned()
+            })
+            .collect()
+    };
+    assert_eq!(
+        section("allowed_headers"),
+        [
+            "authorization",
+            "origin",
+            "access-control-request-method",
+            "access-control-request-headers"
+        ]
+    );
+    let client = section("allowed_client_headers");
+    assert_eq!(client[0], "content-type");
+    assert_eq!(client[1..], CORS_OUT);
+    let plain = render(&mode("request_line"), Target::EnvoyHttp).expect("envoy-http");
+    assert!(!plain.contains("{exact: origin}"), "{plain}");
+    assert!(!plain.contains("access-control"));
+}
+
+#[test]
+fn with_cors_traefik_lets_the_preflight_headers_reach_tokengate() {
+    let out = render(&with_cors("forwarded"), Target::Traefik).expect("traefik");
+    for h in [
+        "Origin",
+        "Access-Control-Request-Method",
+        "Access-Control-Request-Headers",
+    ] {
+        assert!(out.contains(&format!("          - {h}\n")), "{h}\n{out}");
+    }
+    // Envoy over gRPC sees every header and passes every denial header already.
+    let grpc = render(&with_cors("auto"), Target::EnvoyGrpc).expect("grpc");
+    assert_eq!(
+        grpc,
+        render(&mode("auto"), Target::EnvoyGrpc).expect("grpc")
+    );
+}
