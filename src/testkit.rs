@@ -5,10 +5,12 @@
 // Test scaffolding: a failed set-up step should panic loudly.
 #![allow(clippy::unwrap_used, clippy::missing_panics_doc)]
 
+pub mod browser;
 mod grpc;
 mod harness;
 mod jwks_server;
 mod process;
+mod proxies;
 mod raw;
 mod tools;
 
@@ -18,6 +20,7 @@ pub use grpc::*;
 pub use harness::*;
 pub use jwks_server::*;
 pub use process::{Process, eventually};
+pub use proxies::*;
 pub use raw::*;
 pub use tools::*;
 
