@@ -10,7 +10,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use crate::config::{self, Config};
 use crate::jwt::Alg;
 use crate::jwt::Signer;
-use crate::server::{self, dev_issuer};
+use crate::server::{self, dev_issuer, dev_page};
 use crate::signal;
 pub use dev_issuer::{CLIENT_ID, Issuer};
 
@@ -22,6 +22,17 @@ pub fn config(issuer: &str, revoked: Option<&Path>) -> Result<Config, config::Er
             file.display().to_string()
         )
     });
+    // The page on the admin listener (the issuer's origin, under either loopback name) calls
+    // the HTTP authorizer from there, and reads the x-user-id of what it allows.
+    let mut origins = vec![issuer.to_owned()];
+    let by_name = issuer.replace("://127.0.0.1:", "://localhost:");
+    if by_name != issuer {
+        origins.push(by_name);
+    }
+    let cors = format!(
+        "cors: {{allow_origins: {}, expose_headers: [www-authenticate, x-user-id]}}\n",
+        serde_json::Value::from(origins)
+    );
     Config::parse(&format!(
         r#"
 authorizers:
@@ -30,7 +41,7 @@ authorizers:
     audience: [{CLIENT_ID}]
     token_use: access
     claims_to_headers: {{sub: x-user-id, scope: x-user-scopes, "cognito:groups": x-user-groups}}
-{revocation}routes:
+{revocation}{cors}routes:
   "GET /health": {{public: true}}
   "ANY /admin/{{proxy+}}": {{authorizer: dev, scopes: [admin]}}
   "ANY /ops/{{proxy+}}": {{authorizer: dev, claims: {{"cognito:groups": [ops]}}}}
@@ -63,8 +74,19 @@ pub async fn serve() -> anyhow::Result<()> {
         "# jti, origin_jti or sub values, one `KIND VALUE` a line\n",
     )?;
     let config = config(&url, Some(&revoked))?;
+    let page = dev_page::Page {
+        token_endpoint: format!("{url}/oauth2/token"),
+        api: format!("http://{}", config.listen.http),
+        client_id: CLIENT_ID.to_owned(),
+        client_secret: issuer.secret.clone(),
+    };
+    let mut admin = dev_issuer::router(issuer.clone());
+    if let Some(cors) = &config.cors {
+        admin = dev_page::answer_cors(admin, cors.clone());
+    }
     let opts = server::Options {
-        extra_admin: Some(dev_issuer::router(issuer.clone())),
+        extra_admin: Some(admin.merge(dev_page::router(&page))),
+        answer_cors: true,
         ..server::Options::new(crate::metrics::install())
     };
     let running = server::start(config, opts).await?;
@@ -107,6 +129,7 @@ pub fn instructions(
     format!(
         r#"tokengate --dev: development issuer {url} (client_id {CLIENT_ID}, client_secret {secret})
   HTTP authorizer http://{http}   gRPC ext_authz {grpc}   admin http://{admin}/metrics
+  In a browser: http://{admin}/ walks steps 1 to 4 from its own origin (cross-origin calls, cors).
 Routes: GET /health is public; ANY /admin/{{proxy+}} needs scope admin; ANY /ops/{{proxy+}} needs group ops; everything else needs a token.
 
 # 1. No token: 401 {{"message":"Unauthorized"}}

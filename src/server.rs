@@ -9,6 +9,7 @@
 pub mod admin;
 pub mod check;
 pub mod dev_issuer;
+pub mod dev_page;
 pub mod grpc;
 pub mod http;
 pub mod listen;
@@ -82,6 +83,9 @@ pub struct Options {
     pub extra_admin: Option<Router>,
     /// Called with every decision (tests observe what was judged).
     pub tap: Option<check::Tap>,
+    /// With `cors`, the HTTP authorizer answers CORS itself on what it allows, as an app would:
+    /// `--dev`, whose page calls the authorizer with no app behind it.
+    pub answer_cors: bool,
 }
 
 impl Options {
@@ -92,6 +96,7 @@ impl Options {
             clock: Clock::System,
             extra_admin: None,
             tap: None,
+            answer_cors: false,
         }
     }
 }
@@ -134,6 +139,7 @@ pub async fn start(config: Config, opts: Options) -> Result<Running, Error> {
         admin: local(&admin, "admin")?,
     };
     let limits = config.limits;
+    let cors = config.cors.clone().filter(|_| opts.answer_cors);
     let state = State::new(config, Fetcher::new()?, opts.clock);
     let stop = CancellationToken::new();
     let log = Arc::new(ClientLog::default());
@@ -166,14 +172,13 @@ pub async fn start(config: Config, opts: Options) -> Result<Running, Error> {
     if let Some(extra) = opts.extra_admin {
         admin_app = admin_app.merge(extra);
     }
+    let mut http_app = http::router(checker(Transport::Http));
+    if let Some(cors) = cors {
+        http_app = dev_page::answer_cors(http_app, cors);
+    }
     let listeners = [
         ("grpc", grpc, grpc_app, connections.grpc.clone()),
-        (
-            "http",
-            http,
-            http::router(checker(Transport::Http)),
-            connections.http.clone(),
-        ),
+        ("http", http, http_app, connections.http.clone()),
         ("admin", admin, admin_app, connections.admin.clone()),
     ];
     for (what, tcp, app, open) in listeners {

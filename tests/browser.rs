@@ -280,3 +280,112 @@ async fn a_page_reads_denials_through_envoy_over_grpc() {
 async fn a_page_reads_denials_through_envoy_in_http_mode() {
     walk("envoy-http", "envoy").await;
 }
+
+#[tokio::test]
+async fn the_dev_page_walks_401_200_403_in_a_browser() {
+    use std::io::BufRead;
+    let Some(chromium) = tool("chromium") else {
+        return;
+    };
+    // `--dev` uses the default ports; skip politely if something else holds them.
+    for port in [9090, 9191, 9192] {
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_err() {
+            skip(&format!("default port {port} is busy"));
+            return;
+        }
+    }
+    let mut dev = Process::spawn(
+        std::process::Command::new(BIN)
+            .args(["serve", "--dev"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null()),
+        "TERM",
+    )
+    .unwrap();
+    let mut out = std::io::BufReader::new(dev.child().stdout.take().unwrap());
+    let mut url = None;
+    for _ in 0..20 {
+        let mut line = String::new();
+        if out.read_line(&mut line).unwrap() == 0 {
+            break;
+        }
+        if let Some(rest) = line.trim().strip_prefix("In a browser: ") {
+            url = rest.split(' ').next().map(str::to_owned);
+            break;
+        }
+    }
+    let url = url.expect("the walk-through names the page");
+    assert_eq!(url, "http://127.0.0.1:9090/");
+    let http = reqwest::Client::new();
+    eventually(
+        std::time::Duration::from_secs(10),
+        "--dev is ready",
+        || async {
+            http.get("http://127.0.0.1:9090/readyz")
+                .send()
+                .await
+                .ok()
+                .filter(|r| r.status().is_success())
+                .map(drop)
+        },
+    )
+    .await;
+
+    let shot = browser::output_dir(env!("CARGO_TARGET_TMPDIR")).join("dev-page.png");
+    std::fs::remove_file(&shot).ok();
+    let (page, got) = run_page(chromium.clone(), url, Some(shot.clone())).await;
+    walked(&page, &got);
+    let png = std::fs::read(&shot).unwrap();
+    assert_eq!(browser::png_size(&png), Some((900, 700)));
+    assert!(
+        png.len() > 10_000,
+        "a page, not a blank: {} bytes",
+        png.len()
+    );
+    eprintln!("screenshot: {}", shot.display());
+
+    // Opened as localhost, the page's origin is not the issuer's: the token endpoint answers
+    // it cross-origin too, and the authorizer allows that name.
+    let (page, got) = run_page(chromium, "http://localhost:9090/".into(), None).await;
+    walked(&page, &got);
+
+    assert!(dev.stop().success(), "SIGTERM: drain and exit 0");
+}
+
+/// The `--dev` page's three outcomes, as the script read them and as the page shows them.
+fn walked(page: &Page, got: &Value) {
+    assert!(
+        page.dom.contains("<title>tokengate --dev: done</title>"),
+        "{}",
+        page.dom
+    );
+    let denied = |status: u16, www: &str, body: &str| json!({"status": status, "www": www, "user": null, "body": body});
+    assert_eq!(
+        got["unauthorized"],
+        denied(401, "Bearer", r#"{"message":"Unauthorized"}"#),
+        "{got}"
+    );
+    assert_eq!(
+        got["allowed"],
+        json!({"status": 200, "www": null, "user": "dev-client", "body": ""}),
+        "{got}"
+    );
+    assert_eq!(
+        got["forbidden"],
+        denied(
+            403,
+            r#"Bearer error="insufficient_scope", scope="admin""#,
+            r#"{"message":"Forbidden"}"#
+        ),
+        "{got}"
+    );
+    // What a person sees: one row per step with its status.
+    for (row, status) in [("unauthorized", 401), ("allowed", 200), ("forbidden", 403)] {
+        let start = page
+            .dom
+            .find(&format!("<tr id=\"step-{row}\">"))
+            .unwrap_or_else(|| panic!("row {row}"));
+        let cells = &page.dom[start..start + page.dom[start..].find("</tr>").unwrap()];
+        assert!(cells.contains(&format!(">{status}</td>")), "{cells}");
+    }
+}

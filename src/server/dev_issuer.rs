@@ -36,7 +36,12 @@ pub fn router(issuer: Arc<Issuer>) -> Router {
     Router::new()
         .route("/.well-known/openid-configuration", get(discovery))
         .route("/.well-known/jwks.json", get(jwks_doc))
-        .route("/oauth2/token", post(token))
+        // A browser's preflight for a token request with Basic credentials; the CORS headers
+        // come from the layer `serve --dev` puts around these routes.
+        .route(
+            "/oauth2/token",
+            post(token).options(|| async { StatusCode::NO_CONTENT }),
+        )
         .with_state(issuer)
 }
 
