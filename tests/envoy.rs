@@ -10,10 +10,7 @@
 
 use tokengate::testkit as common;
 
-use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::Duration;
 
 use common::*;
 use serde_json::json;
@@ -48,84 +45,7 @@ routes:
 
 /// `tokengate proxy-config TARGET` for `yaml`, run by the binary.
 fn proxy_config(dir: &Path, yaml: &str, target: &str) -> String {
-    let path = dir.join("tokengate.yaml");
-    std::fs::write(&path, yaml).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_tokengate"))
-        .args(["proxy-config", "--config"])
-        .arg(&path)
-        .arg(target)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-/// Envoy running `config` with its placeholders filled; returns the process and its listener.
-async fn envoy(
-    envoy: &Path,
-    dir: &Path,
-    name: &str,
-    config: &str,
-    upstream: SocketAddr,
-) -> (Process, SocketAddr) {
-    let (admin, listener) = (free_port(), free_port());
-    let conf = config
-        .replace("port_value: 9901", &format!("port_value: {admin}"))
-        .replace("port_value: 10000", &format!("port_value: {listener}"))
-        .replace(
-            "{address: 127.0.0.1, port_value: 8080}",
-            &format!("{{address: 127.0.0.1, port_value: {}}}", upstream.port()),
-        );
-    let path = dir.join(format!("{name}.yaml"));
-    std::fs::write(&path, conf).unwrap();
-    let validate = Command::new(envoy)
-        .args(["--mode", "validate", "--disable-hot-restart", "-c"])
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert!(
-        validate.status.success(),
-        "{}",
-        String::from_utf8_lossy(&validate.stderr)
-    );
-    let process = Process::spawn(
-        Command::new(envoy)
-            .args([
-                "--disable-hot-restart",
-                "--concurrency",
-                "1",
-                "-l",
-                "error",
-                "-c",
-            ])
-            .arg(&path)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null()),
-        "TERM",
-    )
-    .expect("start envoy");
-    let http = reqwest::Client::new();
-    let ready = format!("http://127.0.0.1:{admin}/ready");
-    let mut up = false;
-    for _ in 0..300 {
-        if http
-            .get(&ready)
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success())
-        {
-            up = true;
-            break;
-        }
-        // Real time: a separate process, ready only when its admin port says so.
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(up, "envoy ({name}) did not become ready");
-    (process, SocketAddr::from(([127, 0, 0, 1], listener)))
+    common::proxy_config(env!("CARGO_BIN_EXE_tokengate"), dir, yaml, target)
 }
 
 #[tokio::test]
@@ -157,7 +77,8 @@ async fn envoy_serves_only_what_tokengate_judged_in_grpc_and_http_mode() {
     let mut errors = Vec::new();
     for mode in ["envoy-grpc", "envoy-http"] {
         let config = proxy_config(&dir, &yaml, mode);
-        let (mut process, proxy) = envoy(&envoy_bin, &dir, mode, &config, upstream.addr).await;
+        let (mut process, proxy) =
+            start_envoy(&envoy_bin, &dir, mode, &config, upstream.addr).await;
         let base = format!("http://{proxy}");
         assert_proxied_decisions(&base, &token, mode).await;
         decisions.take();
@@ -211,7 +132,8 @@ async fn envoy_serves_only_what_tokengate_judged_in_grpc_and_http_mode() {
     let http_config = proxy_config(&dir, &yaml, "envoy-http");
     tg.shutdown().await;
     for (mode, config) in [("envoy-grpc", grpc_config), ("envoy-http", http_config)] {
-        let (mut process, proxy) = envoy(&envoy_bin, &dir, mode, &config, upstream.addr).await;
+        let (mut process, proxy) =
+            start_envoy(&envoy_bin, &dir, mode, &config, upstream.addr).await;
         let r = raw_exchange(
             proxy,
             &raw_request("GET", b"/users/7", &[("Authorization", auth.as_bytes())]),

@@ -9,7 +9,6 @@
 
 use tokengate::testkit as common;
 
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::*;
@@ -49,24 +48,6 @@ routes:
     )
 }
 
-/// `tokengate proxy-config TARGET` for `yaml`, run by the binary.
-fn proxy_config(dir: &std::path::Path, yaml: &str, target: &str) -> String {
-    let path = dir.join("tokengate.yaml");
-    std::fs::write(&path, yaml).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_tokengate"))
-        .args(["proxy-config", "--config"])
-        .arg(&path)
-        .arg(target)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
 #[tokio::test]
 async fn nginx_serves_only_what_tokengate_judged() {
     let Some(nginx) = tool("nginx") else { return };
@@ -88,69 +69,28 @@ async fn nginx_serves_only_what_tokengate_judged() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let upstream = Upstream::start().await;
-    let port = free_port();
-
-    let dir = std::env::temp_dir().join(format!("tokengate-nginx-{}-{port}", std::process::id()));
-    std::fs::create_dir_all(dir.join("logs")).unwrap();
+    let dir = std::env::temp_dir().join(format!(
+        "tokengate-nginx-{}-{}",
+        std::process::id(),
+        free_port()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
     let listen = format!(
         "listen: {{grpc: \"{}\", http: \"{}\", admin: \"{}\"}}\n",
         tg.grpc, tg.http, tg.admin
     );
-    let generated = proxy_config(&dir, &format!("{listen}{}", body(&jwks.url)), "nginx");
+    let generated = proxy_config(
+        env!("CARGO_BIN_EXE_tokengate"),
+        &dir,
+        &format!("{listen}{}", body(&jwks.url)),
+        "nginx",
+    );
     assert!(
         generated.contains(&format!("server {};", tg.http)),
         "tokengate's address comes from the config"
     );
-    // The placeholders, and what a test run needs (foreground, files in its own directory).
-    let conf = generated
-        .replace("server 127.0.0.1:8080;", &format!("server {};", upstream.addr))
-        .replace("listen 127.0.0.1:8000;", &format!("listen 127.0.0.1:{port};"))
-        .replace("worker_processes auto;", &format!(
-            "worker_processes 1;\ndaemon off;\npid {0}/nginx.pid;\nerror_log {0}/logs/error.log;",
-            dir.display()
-        ))
-        .replace("http {", &format!(
-            "http {{\n    access_log off;\n    client_body_temp_path {0}/body;\n    proxy_temp_path {0}/proxy;\n    fastcgi_temp_path {0}/fcgi;\n    uwsgi_temp_path {0}/uwsgi;\n    scgi_temp_path {0}/scgi;",
-            dir.display()
-        ));
-    let conf_path = dir.join("nginx.conf");
-    std::fs::write(&conf_path, conf).unwrap();
-    let test = Command::new(&nginx)
-        .arg("-t")
-        .arg("-p")
-        .arg(&dir)
-        .arg("-c")
-        .arg(&conf_path)
-        .output()
-        .unwrap();
-    assert!(
-        test.status.success(),
-        "nginx -t: {}",
-        String::from_utf8_lossy(&test.stderr)
-    );
-    let _nginx = Process::spawn(
-        Command::new(&nginx)
-            .arg("-p")
-            .arg(&dir)
-            .arg("-c")
-            .arg(&conf_path)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null()),
-        "QUIT",
-    )
-    .expect("start nginx");
-    let base = format!("http://127.0.0.1:{port}");
-    let proxy = format!("127.0.0.1:{port}").parse().unwrap();
-    let mut up = false;
-    for _ in 0..100 {
-        if tokio::net::TcpStream::connect(proxy).await.is_ok() {
-            up = true;
-            break;
-        }
-        // Real time: a separate process, up only when its port answers.
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(up, "nginx did not start");
+    let (_nginx, proxy) = start_nginx(&nginx, &dir, &generated, upstream.addr).await;
+    let base = format!("http://{proxy}");
 
     let mut c = claims(&jwks.url, "api");
     c["scope"] = json!("users/read");
