@@ -1,4 +1,5 @@
-//! The admin listener: `/healthz`, and `/readyz` with its JSON body before and after keys load.
+//! The admin listener: `/healthz`, and `/readyz` with its JSON body before and after keys load;
+//! nothing of `serve --dev` without it.
 
 use tokengate::testkit as common;
 
@@ -20,6 +21,11 @@ async fn readyz_reports_each_authorizer_and_turns_ready_when_keys_load() {
     let admin = format!("http://{}", tg.admin);
     let r = http.get(format!("{admin}/healthz")).send().await.unwrap();
     assert_eq!(r.status().as_u16(), 200);
+    // The walk-through page and the development issuer are `serve --dev`'s only.
+    for path in ["/", "/oauth2/token"] {
+        let r = http.get(format!("{admin}{path}")).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 404, "{path}");
+    }
 
     // A fetch fails (as the first one at start did, or will): it is recorded.
     let keys = tg.state.snapshot().authorizers[0].keys().clone();
