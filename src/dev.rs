@@ -1,5 +1,6 @@
 //! `serve --dev`: a development OIDC issuer on the admin listener, and an authorizer that
-//! trusts it, so tokengate can be tried with no identity provider. Never on without `--dev`.
+//! trusts it, so tokengate can be tried with no identity provider — with curl, or in a browser
+//! from the page on the admin listener. Never on without `--dev`.
 
 use std::path::Path;
 use std::sync::Arc;
