@@ -2,6 +2,9 @@
 //! keys and tokens made at run time. The pools' own key URLs are AWS's, so `jwks_uri` points at
 //! the test's key set; `iss` is only ever compared.
 
+// Test scaffolding: a failed set-up step should panic loudly.
+#![allow(clippy::unwrap_used)]
+
 use tokengate::testkit as common;
 
 use common::*;

@@ -1,6 +1,9 @@
 //! Keys from a local JWK Set (`jwks_file`) on the real server: rotation by rewriting the file,
 //! and a missing or unusable file handled as a failing JWKS URL is.
 
+// Test scaffolding: a failed set-up step should panic loudly.
+#![allow(clippy::unwrap_used)]
+
 use tokengate::testkit as common;
 
 use std::path::{Path, PathBuf};

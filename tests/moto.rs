@@ -3,6 +3,9 @@
 //! `https://cognito-idp.REGION.amazonaws.com/POOL` issuer, so tokengate's `user_pool` judges
 //! them as it would Cognito's. Keys come from moto's JWKS (`jwks_uri`).
 
+// Test scaffolding: a failed set-up step should panic loudly.
+#![allow(clippy::unwrap_used)]
+
 use tokengate::testkit as common;
 
 use std::io::{BufRead, BufReader};

@@ -2,6 +2,9 @@
 //! tokens, file changes picked up without `SIGHUP`, bad and deleted files kept out, and the two
 //! revocation metrics.
 
+// Test scaffolding: a failed set-up step should panic loudly.
+#![allow(clippy::unwrap_used)]
+
 use tokengate::testkit as common;
 
 use std::path::{Path, PathBuf};
