@@ -255,3 +255,57 @@ async fn a_missing_or_bad_list_at_start_is_a_config_error_with_its_lines() {
     assert!(!bad.contains("line 5"), "{bad}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[tokio::test]
+async fn a_sighup_reads_the_list_and_the_key_file_at_once() {
+    let _turn = LISTS.lock().await;
+    let dir = scratch("revoke-hup");
+    let (list, keys, path) = (
+        dir.join("revoked.txt"),
+        dir.join("jwks.json"),
+        dir.join("tokengate.yaml"),
+    );
+    let (old, new) = (signer(Alg::ES256, "old"), signer(Alg::ES256, "new"));
+    let key_set = |ks: &[&tokengate::jwt::Signer]| {
+        json!({"keys": ks.iter().map(|k| k.jwk()).collect::<Vec<_>>()}).to_string()
+    };
+    replace(&list, "jti t-0\n");
+    replace(&keys, &key_set(&[&old]));
+    let iss = "https://login.internal.example";
+    // Periods of an hour: only the signal can make these files be read again here.
+    let yaml = format!(
+        r#"
+authorizers:
+  hup: {{issuer: "{iss}", audience: [app], jwks_file: "{}", jwks_refresh: 1h}}
+routes:
+  "$default": {{authorizer: hup}}
+revocation: {{file: "{}", refresh: 1h}}
+"#,
+        keys.display(),
+        list.display()
+    );
+    replace(&path, &yaml);
+    let tg = Tokengate::start(&yaml).await.ready().await;
+    let mut judge = Judge::new(&tg, &["hup"]).await;
+    let first = old.sign(&token_claims(iss, &[("jti", "t-1")]));
+    judge.ask("GET", "/x", Some(&first)).await.allowed("hup");
+
+    replace(&list, "jti t-1\n");
+    replace(&keys, &key_set(&[&new]));
+    judge.ask("GET", "/x", Some(&first)).await.allowed("hup");
+    assert!(tokengate::signal::reload(&tg.state, &path));
+    judge
+        .ask("GET", "/x", Some(&first))
+        .await
+        .expect("hup", "revoked", 401, INVALID_TOKEN);
+    let second = old.sign(&token_claims(iss, &[("jti", "t-2")]));
+    until(&mut judge, &second, "the key file is read again", both(401)).await;
+    judge
+        .ask("GET", "/x", Some(&second))
+        .await
+        .expect("hup", "unknown_key", 401, INVALID_TOKEN);
+    let third = new.sign(&token_claims(iss, &[("jti", "t-3")]));
+    judge.ask("GET", "/x", Some(&third)).await.allowed("hup");
+    tg.shutdown().await;
+    std::fs::remove_dir_all(&dir).ok();
+}
