@@ -5,6 +5,7 @@
 // Test scaffolding: a failed set-up step should panic loudly.
 #![allow(clippy::unwrap_used, clippy::missing_panics_doc)]
 
+mod answer;
 mod grpc;
 mod harness;
 mod jwks_server;
@@ -14,6 +15,7 @@ mod tools;
 
 use serde_json::{Value, json};
 
+pub use answer::*;
 pub use grpc::*;
 pub use harness::*;
 pub use jwks_server::*;
