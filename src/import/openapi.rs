@@ -377,8 +377,8 @@ pub fn validation_expression(name: &str) -> String {
     // For COGNITO_USER_POOLS authorizers API Gateway matches the token's `aud` against this
     // regular expression: https://docs.aws.amazon.com/apigateway/latest/api/API_Authorizer.html
     format!(
-        "Cognito authorizer {name} has an identity validation expression (a regular expression \
-         on the token's aud), which tokengate cannot apply"
+        "Cognito authorizer {name} with an identity validation expression (a regular expression \
+         on the token's aud, which tokengate does not apply)"
     )
 }
 

@@ -11,7 +11,7 @@ pub const DIR: &str = "tests/fixtures/import";
 /// Who signed a token.
 #[derive(Clone, Copy, Debug)]
 pub enum Iss {
-    /// A Cognito pool by id (either of its issuer forms).
+    /// A Cognito pool by id: `iss` is `https://cognito-idp.REGION.amazonaws.com/ID`.
     Pool(&'static str),
     /// Any other issuer URL.
     Url(&'static str),
@@ -922,10 +922,34 @@ pub const FIXTURES: &[Fixture] = &[
         file: "refuse_validation_expression.yaml",
         args: &[],
         outcome: Err(&[
-            "refuse_validation_expression.yaml:28: Resources.Track.Properties.AuthorizerId",
-            "identity validation expression",
+            "refuse_validation_expression.yaml:28: Resources.Track.Properties.AuthorizerId: GET /: \
+             Cognito authorizer ShippingAuthorizer with an identity validation expression (a regular \
+             expression on the token's aud, which tokengate does not apply) cannot be carried over",
         ]),
         cases: &[],
+    },
+    Fixture {
+        file: "refuse_mtls_iam.yaml",
+        args: &["--partial"],
+        outcome: Ok(()),
+        cases: &[
+            case("POST", "/telemetry", Token::None, Forbidden),
+            case("GET", "/firmware", Token::None, Forbidden),
+        ],
+    },
+    Fixture {
+        file: "refuse_validation_expression.yaml",
+        args: &["--partial"],
+        outcome: Ok(()),
+        cases: &[case(
+            "GET",
+            "/",
+            Token::Id {
+                iss: Iss::Pool("eu-west-2_Shipping1"),
+                client: "3ship0client0a",
+            },
+            Forbidden,
+        )],
     },
 ];
 
