@@ -115,6 +115,21 @@ fn every_fixture_imports_or_fails_as_its_table_says() {
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
 
+/// A YAML value on one line: lists joined with `,`, mappings as `{key: value, …}`.
+fn flat(v: &marked_yaml::Node) -> String {
+    match v {
+        marked_yaml::Node::Scalar(s) => s.as_str().to_owned(),
+        marked_yaml::Node::Sequence(s) => s.iter().map(flat).collect::<Vec<_>>().join(","),
+        marked_yaml::Node::Mapping(m) => {
+            let entries: Vec<String> = m
+                .iter()
+                .map(|(k, v)| format!("{}: {}", k.as_str(), flat(v)))
+                .collect();
+            format!("{{{}}}", entries.join(", "))
+        }
+    }
+}
+
 /// The output of a fixture that imports.
 struct Config {
     text: String,
@@ -188,19 +203,7 @@ impl Config {
             panic!("no authorizer {name:?} in\n{}", self.text);
         };
         a.iter()
-            .map(|(k, v)| {
-                let v = match v {
-                    marked_yaml::Node::Scalar(s) => s.as_str().to_owned(),
-                    marked_yaml::Node::Sequence(s) => s
-                        .iter()
-                        .filter_map(|n| n.as_scalar())
-                        .map(|s| s.as_str())
-                        .collect::<Vec<_>>()
-                        .join(","),
-                    marked_yaml::Node::Mapping(_) => "{…}".into(),
-                };
-                format!("{}={v}", k.as_str())
-            })
+            .map(|(k, v)| format!("{}={}", k.as_str(), flat(v)))
             .collect()
     }
 
@@ -231,16 +234,22 @@ fn sam_rest_methods_without_scopes_take_id_tokens_and_with_scopes_access_tokens(
     // The event's empty AuthorizationScopes replace the authorizer's: an ID-token method.
     assert_eq!(c.route("GET /me"), "authorizer=ClientCognitoAuthorizer-id");
     assert_eq!(c.route("GET /health"), "public");
+    // Access tokens by a claim rule, so that an ID token there is API Gateway's 403 (it lacks
+    // the scopes) rather than the 401 of `token_use: access`; ID tokens by `token_use: id`, so
+    // that an access token on an ID-token method is API Gateway's 401.
     for (name, token_use) in [
-        ("ClientCognitoAuthorizer-access", "access"),
-        ("ClientCognitoAuthorizer-id", "id"),
+        (
+            "ClientCognitoAuthorizer-access",
+            "claims={token_use: access}",
+        ),
+        ("ClientCognitoAuthorizer-id", "token_use=id"),
     ] {
         assert_eq!(
             c.authorizer(name),
             [
                 format!("user_pool={ECHO_POOL}"),
                 "any_app_client=true".into(),
-                format!("token_use={token_use}")
+                token_use.to_owned()
             ]
         );
     }
@@ -285,7 +294,7 @@ fn implicit_rest_api_takes_globals_pools_list_identity_header_and_cors() {
         [
             format!("user_pool={SHOP_POOL}"),
             "any_app_client=true".into(),
-            "token_use=access".into(),
+            "claims={token_use: access}".into(),
             "identity_source=$request.header.X-Shop-Token".into()
         ]
     );
