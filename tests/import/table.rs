@@ -102,6 +102,7 @@ const BILLING: Iss = Iss::Pool("us-east-2_Billing01");
 const MEDIA: Iss = Iss::Pool("ca-central-1_Media0001");
 const CLINIC: Iss = Iss::Pool("sa-east-1_Clinic001");
 const OTHER: Iss = Iss::Pool("eu-west-3_Other0001");
+const TRACKER: Iss = Iss::Pool("us-east-1_Trk4Parcl");
 
 pub const FIXTURES: &[Fixture] = &[
     Fixture {
@@ -950,6 +951,77 @@ pub const FIXTURES: &[Fixture] = &[
             },
             Forbidden,
         )],
+    },
+    Fixture {
+        file: "guide_sam_client_credentials.yaml",
+        args: &[],
+        outcome: Err(&[
+            "guide_sam_client_credentials.yaml:58: Resources.TrackerApi.Properties.Auth.Authorizers.TrackerAuthorizer.UserPoolArn",
+            "SSM-typed",
+            "--parameter AuthPoolArn=VALUE",
+        ]),
+        cases: &[],
+    },
+    Fixture {
+        file: "guide_sam_client_credentials.yaml",
+        args: &[
+            "--parameter",
+            "AuthPoolArn=arn:aws:cognito-idp:us-east-1:111122223333:userpool/us-east-1_Trk4Parcl",
+        ],
+        outcome: Ok(()),
+        cases: &[
+            case("GET", "/parcels/42", Token::None, Unauthorized),
+            case(
+                "GET",
+                "/parcels/42",
+                Token::Access {
+                    iss: TRACKER,
+                    client: "5trk4machine0client0example",
+                    scopes: &["parcel-tracker/api"],
+                },
+                Allow,
+            ),
+            case(
+                "POST",
+                "/parcels",
+                Token::Access {
+                    iss: TRACKER,
+                    client: "5trk4machine0client0example",
+                    scopes: &["parcel-tracker/audit"],
+                },
+                Forbidden,
+            ),
+            case(
+                "POST",
+                "/parcels",
+                Token::Access {
+                    iss: TRACKER,
+                    client: "5trk4machine0client0example",
+                    scopes: &["parcel-tracker/audit", "parcel-tracker/api"],
+                },
+                Allow,
+            ),
+            case(
+                "GET",
+                "/parcels/42",
+                Token::Id {
+                    iss: TRACKER,
+                    client: "web",
+                },
+                Forbidden,
+            ),
+            case(
+                "DELETE",
+                "/parcels/42",
+                Token::Access {
+                    iss: TRACKER,
+                    client: "5trk4machine0client0example",
+                    scopes: &["parcel-tracker/api"],
+                },
+                Forbidden,
+            ),
+            case("GET", "/ping", Token::None, Allow),
+        ],
     },
 ];
 

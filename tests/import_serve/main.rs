@@ -7,6 +7,7 @@
 #[path = "../import/table.rs"]
 mod table;
 
+mod guide;
 mod served;
 
 use std::fmt::Write as _;
