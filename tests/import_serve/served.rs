@@ -7,6 +7,7 @@
 //! token use, identity source, routes, scopes).
 
 use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde_json::{Value, json};
 use tokengate::config::{Config, Jwks};
@@ -17,9 +18,13 @@ use super::table::{Case, Expect, Iss, Token, bin};
 
 /// `tokengate check-config` on `text`: its stdout, or its stderr when it refuses.
 pub fn check_config(text: &str, name: &str) -> Result<String, String> {
-    let dir = std::env::temp_dir().join(format!("tokengate-import-serve-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let file = dir.join(name.replace(['/', ' '], "_"));
+    // Tests run in parallel and check the same fixture's config: one file per call.
+    static CALLS: AtomicUsize = AtomicUsize::new(0);
+    let n = CALLS.fetch_add(1, Ordering::Relaxed);
+    let file = std::env::temp_dir().join(format!(
+        "tokengate-import-serve-{}-{n}.yaml",
+        std::process::id()
+    ));
     std::fs::write(&file, text).expect("write config");
     let out = Command::new(bin())
         .args(["check-config", "--config"])
