@@ -267,6 +267,22 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Watched<T> {
     }
 }
 
+/// One request counted in flight until dropped.
+pub struct InFlight(Arc<Activity>);
+
+impl InFlight {
+    pub(super) fn new(activity: Arc<Activity>) -> InFlight {
+        activity.begin();
+        InFlight(activity)
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.end();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -373,21 +389,5 @@ mod tests {
         a.end();
         let s = a.snapshot();
         assert_eq!((s.in_flight, s.head_since), (0, None));
-    }
-}
-
-/// One request counted in flight until dropped.
-pub struct InFlight(Arc<Activity>);
-
-impl InFlight {
-    pub(super) fn new(activity: Arc<Activity>) -> InFlight {
-        activity.begin();
-        InFlight(activity)
-    }
-}
-
-impl Drop for InFlight {
-    fn drop(&mut self) {
-        self.0.end();
     }
 }
