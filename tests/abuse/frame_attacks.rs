@@ -284,7 +284,7 @@ pub async fn control_flood(t: &Target) -> Outcome {
         .map(|_| {
             let (batch, addr) = (batch.clone(), t.grpc);
             tokio::spawn(async move {
-                let mut s = TcpStream::connect(addr).await.unwrap();
+                let mut s = small_buffers(addr).await;
                 s.write_all(&frames::hello()).await.unwrap();
                 let started = Instant::now();
                 let mut sent = 0u64;
@@ -318,4 +318,14 @@ pub async fn control_flood(t: &Target) -> Outcome {
         "the server stops reading a peer that takes no ACKs",
     );
     out
+}
+
+/// A connection whose own socket buffers are small and fixed (no autotuning: loopback's grow to
+/// 32 MB), so that when the server stops reading, the attacker's writes block within the attack
+/// rather than after tens of megabytes of queued ACKs.
+async fn small_buffers(addr: std::net::SocketAddr) -> TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    socket.set_send_buffer_size(4096).unwrap();
+    socket.connect(addr).await.unwrap()
 }
