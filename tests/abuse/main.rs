@@ -16,6 +16,9 @@
 //! TOKENGATE_ABUSE_BIN=/path/to/tokengate cargo test --test abuse -- --ignored --nocapture
 //! ```
 //!
+//! `TOKENGATE_ABUSE_THIS_BIN=target/release/tokengate` runs the asserted suite against a build
+//! of this tree other than the test profile's (the release binary, for figures to compare).
+//!
 //! `TOKENGATE_ABUSE_ONLY=slowloris,logs` runs only the attacks whose names contain one of those.
 
 // Test scaffolding: a failed set-up step should panic loudly.
@@ -241,10 +244,17 @@ async fn run_all(b: &Bench) -> Vec<Row> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_attack_leaves_the_binary_bounded_and_serving() {
     let started = Instant::now();
-    let bench = Bench::new(Mode::After, PathBuf::from(target::BIN)).await;
+    // This tree's release binary, say, for the closing figures; the debug one by default.
+    let bin =
+        std::env::var_os("TOKENGATE_ABUSE_THIS_BIN").map_or(target::BIN.into(), PathBuf::from);
+    let bench = Bench::new(Mode::After, bin).await;
     let rows = run_all(&bench).await;
     report::print(
-        &format!("this tree, {:.0} s", started.elapsed().as_secs_f64()),
+        &format!(
+            "this tree ({}), {:.0} s",
+            bench.bin.display(),
+            started.elapsed().as_secs_f64()
+        ),
         &rows,
     );
     let failed: Vec<String> = rows
