@@ -1,5 +1,6 @@
-//! In-process check cost: a cache hit, a miss per algorithm, route selection over 10, 1,000
-//! and 10,000 routes, token parsing, and the request checks. `cargo bench --bench check`.
+//! In-process check cost: a cache hit (plain, with a 100,000-entry revocation list, with claim
+//! rules), a miss per algorithm, route selection over 10, 1,000 and 10,000 routes, token
+//! parsing, and the request checks. `cargo bench --bench check`.
 
 #![allow(clippy::unwrap_used)] // set-up failures in a benchmark should panic
 
@@ -42,8 +43,29 @@ fn cognito_claims(iss: &str) -> serde_json::Value {
         "sub": "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee", "iss": iss, "client_id": "7c3h2ls0example",
         "origin_jti": "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee", "event_id": "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",
         "token_use": "access", "scope": "aws.cognito.signin.user.admin users/read", "auth_time": now,
-        "exp": now + 3600.0, "iat": now, "jti": "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee", "username": "alice"
+        "exp": now + 3600.0, "iat": now, "jti": "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee", "username": "alice",
+        "cognito:groups": ["staff", "admins"]
     })
+}
+
+/// A revocation list of `n` entries of every kind, none of them the benchmarked token's.
+fn revocation_file(n: usize) -> std::path::PathBuf {
+    use std::fmt::Write;
+    let kinds = ["jti", "origin_jti", "sub"];
+    let mut text = String::new();
+    for i in 0..n {
+        let _ = writeln!(
+            text,
+            "{} {i:08x}-revoked-0000-0000-000000000000",
+            kinds[i % 3]
+        );
+    }
+    let path = std::env::temp_dir().join(format!(
+        "tokengate-bench-revoked-{}.txt",
+        std::process::id()
+    ));
+    std::fs::write(&path, text).unwrap();
+    path
 }
 
 fn checks(c: &mut Criterion) {
@@ -58,18 +80,43 @@ fn checks(c: &mut Criterion) {
         .map(|a| common::signer(*a, a.as_str()))
         .collect();
     let refs: Vec<_> = signers.iter().collect();
-    let (jwks, cached, uncached) = rt.block_on(async {
+    let revoked = revocation_file(100_000);
+    let (jwks, cached, uncached, listed, ruled) = rt.block_on(async {
         let jwks = common::JwksServer::start(&refs).await;
-        let yaml = |tokens: u64| {
+        let yaml = |tokens: u64, authorizer: &str, route: &str, top: &str| {
             format!(
-                "cache: {{tokens: {tokens}}}\nauthorizers:\n  cognito: {{issuer: \"{}\", audience: [7c3h2ls0example], token_use: access, claims_to_headers: {{sub: x-user-id}}}}\nroutes:\n  \"GET /users/{{id}}\": {{authorizer: cognito, scopes: [users/read]}}\n",
+                "cache: {{tokens: {tokens}}}\nauthorizers:\n  cognito: {{issuer: \"{}\", audience: [7c3h2ls0example], token_use: access, claims_to_headers: {{sub: x-user-id}}{authorizer}}}\nroutes:\n  \"GET /users/{{id}}\": {{authorizer: cognito, scopes: [users/read]{route}}}\n{top}",
                 jwks.url
             )
         };
-        let cached = common::Tokengate::start(&yaml(100_000)).await.ready().await;
-        let uncached = common::Tokengate::start(&yaml(0)).await.ready().await;
-        (jwks, cached, uncached)
+        let start = |yaml: String| async move {
+            common::Tokengate::start(&yaml).await.ready().await
+        };
+        let cached = start(yaml(100_000, "", "", "")).await;
+        let uncached = start(yaml(0, "", "", "")).await;
+        let list = format!("revocation: {{file: \"{}\"}}\n", revoked.display());
+        let listed = start(yaml(100_000, "", "", &list)).await;
+        let ruled = start(yaml(
+            100_000,
+            ", claims: {\"cognito:groups\": [admins, ops]}",
+            ", claims: {username: [alice, bob]}",
+            "",
+        ))
+        .await;
+        (jwks, cached, uncached, listed, ruled)
     });
+    std::fs::remove_file(&revoked).ok();
+    assert_eq!(
+        listed
+            .state
+            .snapshot()
+            .revocation
+            .as_ref()
+            .unwrap()
+            .list()
+            .len(),
+        100_000
+    );
     let decide = |state: &Arc<tokengate::state::State>, headers: &HashMap<String, String>| {
         let req = Request {
             method: "GET",
@@ -91,6 +138,16 @@ fn checks(c: &mut Criterion) {
     decide(&cached.state, &headers);
     c.bench_function("check/cache_hit", |b| {
         b.iter(|| black_box(decide(&cached.state, &headers)))
+    });
+    // The same hit with a 100,000-entry revocation list, then with claim rules on the
+    // authorizer and the route: each must cost what the plain hit costs, within noise.
+    decide(&listed.state, &headers);
+    c.bench_function("check/cache_hit/revocation_100k", |b| {
+        b.iter(|| black_box(decide(&listed.state, &headers)))
+    });
+    decide(&ruled.state, &headers);
+    c.bench_function("check/cache_hit/claim_rules", |b| {
+        b.iter(|| black_box(decide(&ruled.state, &headers)))
     });
     // What the gRPC transport adds to an allow: the CheckResponse built and encoded, the metrics.
     let allowed = decide(&cached.state, &headers);

@@ -237,15 +237,17 @@ async fn judge<T: Trace + Send>(
         },
     };
     if let Some(watch) = &out.snap.revocation {
-        let revoked = watch.list().revokes(&verified.revocation);
+        let list = watch.list();
+        let revoked = list.revokes(&verified.revocation);
         trace.record("revocation", !revoked, || {
-            if revoked {
-                format!("jti, origin_jti or sub is on {}", watch.path().display())
-            } else {
-                format!(
-                    "neither jti, origin_jti nor sub is on {}",
-                    watch.path().display()
-                )
+            let file = watch.path().display();
+            match list.revoked_by(&verified.revocation) {
+                Some(kind) => {
+                    let claims = verified.claims.to_json().unwrap_or_default();
+                    let value = claims.get(kind.as_str()).cloned().unwrap_or_default();
+                    format!("{} {value} is on the revocation list {file}", kind.as_str())
+                }
+                None => format!("neither jti, origin_jti nor sub is on {file}"),
             }
         });
         if revoked {
@@ -278,24 +280,7 @@ async fn judge<T: Trace + Send>(
         .or_else(|| rules::first_unmet(ask.claims, &verified.held));
     if !authorizer.claim_rules().is_empty() || !ask.claims.is_empty() || unmet.is_some() {
         trace.record("claims", unmet.is_none(), || match unmet {
-            Some(rule) => {
-                let held: Vec<String> = verified
-                    .held
-                    .get(&rule.claim)
-                    .iter()
-                    .map(|v| format!("{v:?}"))
-                    .collect();
-                format!(
-                    "claim {:?} must hold one of [{}]; the token holds {}",
-                    rule.claim,
-                    rule.values.join(", "),
-                    if held.is_empty() {
-                        "no string value".to_owned()
-                    } else {
-                        format!("[{}]", held.join(", "))
-                    }
-                )
-            }
+            Some(rule) => rules::explain_unmet(rule, verified.claims.to_json().as_ref()),
             None => "every claim rule is met".into(),
         });
     }

@@ -130,6 +130,16 @@ impl List {
         !self.entries.is_empty() && keys.iter().flatten().any(|k| self.entries.contains(k))
     }
 
+    /// Which of a token's claims is revoked, if any; for explanations (the hot path asks
+    /// [`List::revokes`]).
+    pub fn revoked_by(&self, keys: &Keys) -> Option<Kind> {
+        Kind::ALL
+            .into_iter()
+            .zip(keys)
+            .find(|(_, k)| k.is_some_and(|k| self.entries.contains(&k)))
+            .map(|(kind, _)| kind)
+    }
+
     /// Entries held.
     pub fn len(&self) -> usize {
         self.entries.len()
@@ -266,6 +276,12 @@ mod tests {
             "a value under another kind"
         );
         assert!(!list.revokes(&[None, None, None]));
+        assert_eq!(
+            list.revoked_by(&keys("x", "fam-1", "user-9")),
+            Some(Kind::OriginJti)
+        );
+        assert_eq!(list.revoked_by(&keys("x", "y", "user-9")), Some(Kind::Sub));
+        assert_eq!(list.revoked_by(&keys("x", "y", "z")), None);
     }
 
     #[test]

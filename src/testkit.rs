@@ -5,6 +5,7 @@
 // Test scaffolding: a failed set-up step should panic loudly.
 #![allow(clippy::unwrap_used, clippy::missing_panics_doc)]
 
+mod answer;
 pub mod browser;
 mod grpc;
 mod harness;
@@ -16,6 +17,7 @@ mod tools;
 
 use serde_json::{Value, json};
 
+pub use answer::*;
 pub use grpc::*;
 pub use harness::*;
 pub use jwks_server::*;

@@ -103,6 +103,39 @@ impl Claims {
     pub fn to_struct(&self) -> Option<prost_types::Struct> {
         prost::Message::decode(&*self.0).ok()
     }
+
+    /// The claims as JSON again (numbers as `f64`, whole ones as integers), for explanations.
+    pub fn to_json(&self) -> Option<Map<String, Value>> {
+        let s = self.to_struct()?;
+        Some(
+            s.fields
+                .iter()
+                .map(|(k, v)| (k.clone(), to_json(v)))
+                .collect(),
+        )
+    }
+}
+
+fn to_json(v: &prost_types::Value) -> Value {
+    use prost_types::value::Kind;
+    match &v.kind {
+        None | Some(Kind::NullValue(_)) => Value::Null,
+        Some(Kind::BoolValue(b)) => Value::Bool(*b),
+        // 2^53: beyond it an f64 no longer holds every integer.
+        #[allow(clippy::cast_possible_truncation)]
+        Some(Kind::NumberValue(n)) if n.fract() == 0.0 && n.abs() < 9_007_199_254_740_992.0 => {
+            Value::from(*n as i64)
+        }
+        Some(Kind::NumberValue(n)) => Value::from(*n),
+        Some(Kind::StringValue(s)) => Value::String(s.clone()),
+        Some(Kind::ListValue(l)) => Value::Array(l.values.iter().map(to_json).collect()),
+        Some(Kind::StructValue(s)) => Value::Object(
+            s.fields
+                .iter()
+                .map(|(k, v)| (k.clone(), to_json(v)))
+                .collect(),
+        ),
+    }
 }
 
 fn to_protobuf(v: &Value) -> prost_types::Value {
@@ -229,5 +262,20 @@ impl TokenCache {
             c.run_pending_tasks();
             c.entry_count()
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn claims_read_back_as_the_json_they_were_made_from() {
+        let json = serde_json::json!({"sub": "a", "n": 3, "f": 1.5, "big": 1e300, "nul": null,
+            "groups": ["x", 2, true], "org": {"name": "i"}});
+        let Value::Object(map) = json else {
+            unreachable!()
+        };
+        assert_eq!(Claims::new(&map).to_json(), Some(map));
     }
 }

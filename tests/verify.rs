@@ -190,3 +190,170 @@ routes:
     assert_eq!(no_token.status.code(), Some(2));
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[tokio::test]
+async fn verify_explains_claim_rules_revocation_and_deny_routes() {
+    let k = signer(Alg::RS256, "k");
+    let jwks = JwksServer::start(&[&k]).await;
+    let iss = jwks.url.clone();
+    let dir = std::env::temp_dir().join(format!("tokengate-verify-rules-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let list = dir.join("revoked.txt");
+    std::fs::write(&list, "# stolen laptop\nsub mallory\norigin_jti fam-9\n").unwrap();
+    let path = dir.join("tokengate.yaml");
+    std::fs::write(
+        &path,
+        format!(
+            r#"
+authorizers:
+  pool: {{issuer: "{iss}", audience: [api], claims: {{"custom:tenant": [acme]}}}}
+routes:
+  "GET /admin": {{authorizer: pool, claims: {{"cognito:groups": [admins, ops]}}}}
+  "GET /level": {{authorizer: pool, claims: {{level: ["3"]}}}}
+  "DELETE /legacy": {{deny: true}}
+revocation: {{file: "{}"}}
+"#,
+            list.display()
+        ),
+    )
+    .unwrap();
+    let config = path.display().to_string();
+    let good = json!({"iss": iss, "aud": "api", "sub": "alice", "custom:tenant": "acme",
+                      "cognito:groups": ["readers", "ops"], "level": "3", "jti": "t-1",
+                      "exp": now() + 600.0, "iat": now() - 1.0});
+    let with = |k: &str, v: serde_json::Value| {
+        let mut c = good.clone();
+        c[k] = v;
+        c
+    };
+    let verify = |route: &str, claims: &serde_json::Value| {
+        let args: Vec<String> = vec![
+            "verify".into(),
+            "--config".into(),
+            config.clone(),
+            "--route".into(),
+            route.into(),
+            k.sign(claims),
+        ];
+        run(args)
+    };
+
+    let out = verify("GET /admin", &good).await;
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    let revocation = format!(
+        "ok   revocation   neither jti, origin_jti nor sub is on {}",
+        list.display()
+    );
+    assert!(text.contains(&revocation), "{text}");
+    assert!(
+        text.contains("ok   claims       every claim rule is met"),
+        "{text}"
+    );
+
+    let cases: [(&str, serde_json::Value, &str, &[&str]); 8] = [
+        (
+            "GET /admin",
+            with("cognito:groups", json!(["readers"])),
+            "FAIL claims",
+            &[
+                r#"claim "cognito:groups""#,
+                r#"["admins","ops"]"#,
+                r#"the token holds ["readers"]"#,
+            ],
+        ),
+        (
+            "GET /admin",
+            with("cognito:groups", json!("Admins")),
+            "FAIL claims",
+            &[r#"the token holds "Admins""#, "case-sensitive"],
+        ),
+        (
+            "GET /admin",
+            with("custom:tenant", json!("ACME")),
+            "FAIL claims",
+            &[
+                r#"claim "custom:tenant""#,
+                r#"["acme"]"#,
+                r#"the token holds "ACME""#,
+            ],
+        ),
+        (
+            "GET /level",
+            with("level", json!(3)),
+            "FAIL claims",
+            &[
+                r#"claim "level""#,
+                r#"["3"]"#,
+                "the token holds 3, neither a string nor an array",
+            ],
+        ),
+        (
+            "GET /level",
+            with("level", serde_json::Value::Null),
+            "FAIL claims",
+            &["the token holds null"],
+        ),
+        (
+            "GET /admin",
+            {
+                let mut c = good.clone();
+                c.as_object_mut().unwrap().remove("cognito:groups");
+                c
+            },
+            "FAIL claims",
+            &["the token has no such claim"],
+        ),
+        (
+            "GET /admin",
+            with("sub", json!("mallory")),
+            "FAIL revocation",
+            &[r#"sub "mallory" is on the revocation list"#],
+        ),
+        (
+            "GET /level",
+            with("origin_jti", json!("fam-9")),
+            "FAIL revocation",
+            &[r#"origin_jti "fam-9" is on the revocation list"#],
+        ),
+    ];
+    for (route, claims, failing, details) in cases {
+        let out = verify(route, &claims).await;
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        assert_eq!(out.status.code(), Some(1), "{text}");
+        let fail: Vec<&str> = text.lines().filter(|l| l.starts_with("FAIL")).collect();
+        assert_eq!(fail.len(), 1, "{text}");
+        assert!(fail[0].starts_with(failing), "{failing}: {text}");
+        for d in details {
+            assert!(fail[0].contains(d), "{d} in {}", fail[0]);
+        }
+        if failing == "FAIL revocation" {
+            assert!(
+                text.contains("=> DENY (revoked), authorizer pool, HTTP 401, gRPC code 16"),
+                "{text}"
+            );
+            assert!(
+                text.contains(r#"WWW-Authenticate: Bearer error="invalid_token""#),
+                "{text}"
+            );
+        } else {
+            assert!(
+                text.contains(
+                    "=> DENY (insufficient_claims), authorizer pool, HTTP 403, gRPC code 7"
+                ),
+                "{text}"
+            );
+            assert!(!text.contains("WWW-Authenticate"), "{text}");
+        }
+    }
+
+    let out = verify("DELETE /legacy", &good).await;
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("FAIL deny"), "{text}");
+    assert!(
+        text.contains("=> DENY (no_route), authorizer none, HTTP 403"),
+        "{text}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}

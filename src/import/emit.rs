@@ -185,8 +185,17 @@ fn refer(
                     let mut body = vec![
                         format!("user_pool: {}", scalar(pool)),
                         "any_app_client: true".to_owned(),
-                        format!("token_use: {token_use}"),
                     ];
+                    if access {
+                        // API Gateway checks the method's scopes against whatever token it is
+                        // given there, so an ID token (no `scope`) is refused 403, not 401 as
+                        // `token_use: access` would answer. A claim rule keeps ID tokens out
+                        // with the same 403, even one whose `scope` a trigger filled.
+                        body.push("# an ID token is refused 403 here, as API Gateway refuses it (it has no scopes)".to_owned());
+                        body.push("claims: {token_use: [access]}".to_owned());
+                    } else {
+                        body.push(format!("token_use: {token_use}"));
+                    }
                     if sources != &[DEFAULT_SOURCE] {
                         body.push(format!("identity_source: {}", list(sources)));
                     }

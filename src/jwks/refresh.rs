@@ -16,14 +16,6 @@ pub const REFETCH_INTERVAL: Duration = Duration::from_secs(30);
 pub const MISS_WAIT: Duration = Duration::from_secs(1);
 const FIRST_RETRY: Duration = Duration::from_secs(1);
 
-/// The unknown-`kid` refetch state, under a plain mutex never held across `.await`.
-#[derive(Debug, Default)]
-pub(super) struct Refetch {
-    running: bool,
-    /// When the last one started, as milliseconds since the store's epoch (0: never).
-    last_ms: u64,
-}
-
 /// The wait after a refresh: `period` after a success; after a failure, `retry` (doubling from
 /// 1 s, at most `period`). Returns the wait and the next retry.
 pub fn next_wait(ok: bool, retry: Duration, period: Duration) -> (Duration, Duration) {

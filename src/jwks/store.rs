@@ -33,7 +33,7 @@ pub(super) struct Store {
     /// Unix milliseconds of the last successful fetch.
     last_ok_ms: AtomicU64,
     /// The unknown-`kid` refetch: whether one runs, and when the last one started.
-    pub refetch: Mutex<super::refresh::Refetch>,
+    pub refetch: Mutex<Refetch>,
     /// Bumped each time an unknown-`kid` refetch ends; misses wait on it.
     pub refetched: tokio::sync::watch::Sender<u64>,
     pub epoch: Instant,
@@ -66,7 +66,7 @@ impl Store {
             loaded: AtomicBool::new(false),
             changed,
             last_ok_ms: AtomicU64::new(0),
-            refetch: Mutex::new(super::refresh::Refetch::default()),
+            refetch: Mutex::new(Refetch::default()),
             refetched: tokio::sync::watch::Sender::new(0),
             epoch: Instant::now(),
             fetching: tokio::sync::Mutex::new(()),
@@ -217,4 +217,12 @@ impl Store {
             last_error: lock(&self.last_error).clone(),
         }
     }
+}
+
+/// The unknown-`kid` refetch state, under a plain mutex never held across `.await`.
+#[derive(Debug, Default)]
+pub(super) struct Refetch {
+    pub(super) running: bool,
+    /// When the last one started, as milliseconds since the store's epoch (0: never).
+    pub(super) last_ms: u64,
 }

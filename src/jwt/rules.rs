@@ -56,6 +56,24 @@ pub fn first_unmet<'r>(rules: &'r [ClaimRule], held: &Held) -> Option<&'r ClaimR
     })
 }
 
+/// Why a token does not meet `rule`, for `tokengate verify`: the claim, the values wanted, and
+/// what the token holds under that name (`claims` as verified, when they can be shown).
+pub fn explain_unmet(rule: &ClaimRule, claims: Option<&Map<String, Value>>) -> String {
+    let wanted = serde_json::to_string(&rule.values).unwrap_or_default();
+    let held = match claims.map(|c| claims::lookup(c, &rule.claim)) {
+        None => "its value cannot be shown".to_owned(),
+        Some(None) => "the token has no such claim".to_owned(),
+        Some(Some(v @ (Value::String(_) | Value::Array(_) | Value::Null))) => {
+            format!("the token holds {v}")
+        }
+        Some(Some(v)) => format!("the token holds {v}, neither a string nor an array"),
+    };
+    format!(
+        "claim {:?} must be, or hold, one of {wanted} (exact, case-sensitive); {held}",
+        rule.claim
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,7 +12,7 @@ use http_body::Frame;
 use hyper::body::Incoming;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
-use super::request::InFlight;
+use super::watch::InFlight;
 
 /// A request body; over gRPC, each message's length prefix is checked as it arrives.
 ///

@@ -19,7 +19,7 @@ use tonic::transport::server::TcpConnectInfo;
 use tower::Service;
 
 use super::body::{Limited, Tracked};
-use super::watch::Activity;
+use super::watch::{Activity, InFlight};
 
 /// The body of the HTTP answer to a request that ran out of time: the HTTP authorizer's own
 /// 503 body, so nginx and Envoy see one shape for "cannot decide now".
@@ -90,20 +90,4 @@ fn too_slow(grpc: bool) -> Response<Body> {
         HeaderValue::from_static("application/json"),
     );
     response
-}
-
-/// One request counted in flight until dropped.
-pub struct InFlight(Arc<Activity>);
-
-impl InFlight {
-    fn new(activity: Arc<Activity>) -> InFlight {
-        activity.begin();
-        InFlight(activity)
-    }
-}
-
-impl Drop for InFlight {
-    fn drop(&mut self) {
-        self.0.end();
-    }
 }

@@ -10,6 +10,7 @@
 
 use std::io;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -197,13 +198,13 @@ struct Sniff {
 #[derive(Debug)]
 pub struct Watched<T> {
     io: T,
-    activity: std::sync::Arc<Activity>,
+    activity: Arc<Activity>,
     sniff: Sniff,
 }
 
 impl<T> Watched<T> {
     /// Wraps `io`, reporting to `activity`.
-    pub fn new(io: T, activity: std::sync::Arc<Activity>) -> Watched<T> {
+    pub fn new(io: T, activity: Arc<Activity>) -> Watched<T> {
         Watched {
             io,
             activity,
@@ -263,6 +264,22 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Watched<T> {
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+}
+
+/// One request counted in flight until dropped.
+pub struct InFlight(Arc<Activity>);
+
+impl InFlight {
+    pub(super) fn new(activity: Arc<Activity>) -> InFlight {
+        activity.begin();
+        InFlight(activity)
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.end();
     }
 }
 
