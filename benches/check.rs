@@ -103,9 +103,10 @@ fn checks(c: &mut Criterion) {
     });
     transport(c, &allowed, &rs_token);
     tokengate::metrics::install();
+    let snap = cached.state.snapshot();
     c.bench_function("metrics/record_check", |b| {
         b.iter(|| {
-            tokengate::metrics::record_check(
+            snap.metrics.record(
                 tokengate::metrics::Transport::Grpc,
                 black_box(&allowed),
                 std::time::Duration::from_micros(30),
@@ -187,12 +188,7 @@ fn transport(c: &mut Criterion, allowed: &Decision, token: &str) {
     c.bench_function("wire/encode/prost", |b| {
         b.iter(|| black_box(response(black_box(allowed)).encode_to_vec()))
     });
-    let claims = allowed.claims().map(|c| c.as_bytes());
-    let headers = allowed
-        .set_headers()
-        .iter()
-        .map(|(k, v)| (k.as_ref(), v.as_str()));
-    let allow = Allow::new(&allowed.authorizer, headers, claims);
+    let allow = Allow::new(&allowed.authorizer, allowed.set_headers(), allowed.claims());
     assert_eq!(
         allow.to_bytes(
             &allowed.remove_headers,

@@ -338,12 +338,12 @@ impl Outcome<'_> {
         verified: Option<&Arc<crate::token_cache::Verified>>,
         stripped: Option<&IdentitySource>,
     ) -> Decision {
-        let set: &[(Arc<str>, String)] = verified.map_or(&[], |v| &v.headers);
+        let set = |h: &str| verified.is_some_and(|v| v.allow.headers().any(|(s, _)| s == h));
         let mut remove: Vec<Arc<str>> = self
             .snap
             .claim_headers
             .iter()
-            .filter(|h| !set.iter().any(|(s, _)| s == *h))
+            .filter(|h| !set(h))
             .cloned()
             .collect();
         // `x_user_id` reaches CGI-style upstreams as `X-User-Id`: removed whenever sent.
