@@ -179,9 +179,10 @@ impl Authorizer {
         let times = claims::check(&payload, &self.rules(), now, trace)?;
         let headers = self.headers_for(&payload, parts.payload);
         Ok(Verified::new(
+            &self.name,
             times,
             &payload,
-            headers,
+            &headers,
             &self.rule_claims,
             key,
         ))

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 pub use crate::reason::{Challenge, NO_AUTHORIZER, Reason, Wire};
-use crate::token_cache::{Claims, Verified};
+use crate::token_cache::Verified;
 
 /// The core's verdict on one request.
 #[derive(Clone, Debug)]
@@ -38,13 +38,14 @@ impl Decision {
     }
 
     /// Headers to set on the upstream request (allow only), replacing client values.
-    pub fn set_headers(&self) -> &[(Arc<str>, String)] {
-        self.verified.as_ref().map_or(&[], |v| &v.headers)
+    pub fn set_headers(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.verified.iter().flat_map(|v| v.allow.headers())
     }
 
-    /// The verified claims, on allow through an authorizer.
-    pub fn claims(&self) -> Option<&Claims> {
-        self.verified.as_ref().map(|v| &v.claims)
+    /// The verified claims as an encoded `google.protobuf.Struct`, on allow through an
+    /// authorizer.
+    pub fn claims(&self) -> Option<&[u8]> {
+        self.verified.as_ref().and_then(|v| v.allow.claims())
     }
 
     /// What the transports send for this decision.

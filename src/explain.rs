@@ -33,7 +33,7 @@ pub fn render(decision: &Decision, steps: &[Step]) -> String {
     if let Some(challenge) = decision.challenge() {
         let _ = writeln!(out, "   WWW-Authenticate: {challenge}");
     }
-    for (name, value) in decision.set_headers().iter() {
+    for (name, value) in decision.set_headers() {
         let _ = writeln!(out, "   upstream header {name}: {value}");
     }
     out

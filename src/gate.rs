@@ -13,6 +13,7 @@ use crate::jwt::extract::{self, IdentitySource};
 use crate::jwt::{claims, compact, rules};
 use crate::request::{self, Extensions, Header, Headers, Request, checks};
 use crate::state::{Snapshot, Target};
+use crate::token_cache;
 use crate::trace::{NoTrace, Trace};
 
 /// Decides one request at time `now` (Unix seconds) under one snapshot.
@@ -243,7 +244,11 @@ async fn judge<T: Trace + Send>(
             let file = watch.path().display();
             match list.revoked_by(&verified.revocation) {
                 Some(kind) => {
-                    let claims = verified.claims.to_json().unwrap_or_default();
+                    let claims = verified
+                        .allow
+                        .claims()
+                        .and_then(token_cache::claims_json)
+                        .unwrap_or_default();
                     let value = claims.get(kind.as_str()).cloned().unwrap_or_default();
                     format!("{} {value} is on the revocation list {file}", kind.as_str())
                 }
@@ -280,7 +285,14 @@ async fn judge<T: Trace + Send>(
         .or_else(|| rules::first_unmet(ask.claims, &verified.held));
     if !authorizer.claim_rules().is_empty() || !ask.claims.is_empty() || unmet.is_some() {
         trace.record("claims", unmet.is_none(), || match unmet {
-            Some(rule) => rules::explain_unmet(rule, verified.claims.to_json().as_ref()),
+            Some(rule) => rules::explain_unmet(
+                rule,
+                verified
+                    .allow
+                    .claims()
+                    .and_then(token_cache::claims_json)
+                    .as_ref(),
+            ),
             None => "every claim rule is met".into(),
         });
     }
@@ -323,12 +335,12 @@ impl Outcome<'_> {
         verified: Option<&Arc<crate::token_cache::Verified>>,
         stripped: Option<&IdentitySource>,
     ) -> Decision {
-        let set: &[(Arc<str>, String)] = verified.map_or(&[], |v| &v.headers);
+        let set = |h: &str| verified.is_some_and(|v| v.allow.headers().any(|(s, _)| s == h));
         let mut remove: Vec<Arc<str>> = self
             .snap
             .claim_headers
             .iter()
-            .filter(|h| !set.iter().any(|(s, _)| s == *h))
+            .filter(|h| !set(h))
             .cloned()
             .collect();
         // `x_user_id` reaches CGI-style upstreams as `X-User-Id`: removed whenever sent.

@@ -1,12 +1,13 @@
 //! Prometheus metrics: the SPEC's names, the recorder installed once per process, and the
 //! per-check record every transport calls.
 
+mod handles;
+
 use std::sync::OnceLock;
-use std::time::Duration;
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
-use crate::decision::Decision;
+pub use handles::{Checks, cache_lookup};
 
 /// Counter of checks by `transport`, `authorizer`, `decision` and `reason`.
 pub const CHECKS: &str = "tokengate_checks_total";
@@ -41,6 +42,7 @@ pub const BUCKETS: [f64; 16] = [
 
 /// Which front end answered.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(usize)]
 pub enum Transport {
     /// The gRPC `Check` service.
     Grpc,
@@ -115,12 +117,6 @@ fn describe() {
     metrics::describe_gauge!(CONNECTIONS, "Open connections, by listener.");
 }
 
-/// Counts one verified-token cache lookup.
-pub fn cache_lookup(hit: bool) {
-    let result = if hit { "hit" } else { "miss" };
-    metrics::counter!(TOKEN_CACHE_REQUESTS, "result" => result).increment(1);
-}
-
 /// Counts one JWKS fetch of an authorizer's key set.
 pub fn jwks_refreshed(authorizer: &str, ok: bool) {
     let result = if ok { "ok" } else { "error" };
@@ -142,19 +138,4 @@ pub fn revocations(entries: usize) {
 pub fn revocation_reloaded(ok: bool) {
     let result = if ok { "ok" } else { "error" };
     metrics::counter!(REVOCATION_RELOADS, "result" => result).increment(1);
-}
-
-/// Counts one decision and its latency.
-pub fn record_check(transport: Transport, decision: &Decision, elapsed: Duration) {
-    let verdict = if decision.is_allow() { "allow" } else { "deny" };
-    metrics::counter!(
-        CHECKS,
-        "transport" => transport.as_str(),
-        "authorizer" => decision.authorizer.clone(),
-        "decision" => verdict,
-        "reason" => decision.reason.as_str()
-    )
-    .increment(1);
-    metrics::histogram!(CHECK_DURATION, "transport" => transport.as_str(), "decision" => verdict)
-        .record(elapsed.as_secs_f64());
 }

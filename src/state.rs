@@ -16,6 +16,7 @@ use crate::authorizer::Authorizer;
 use crate::clock::Clock;
 use crate::config::{self, ClaimRule, Config, Jwks};
 use crate::jwks::{Fetcher, KeySet, Source};
+use crate::metrics;
 use crate::revocation::{self, Watch};
 use crate::route::RouteTable;
 use crate::token_cache::TokenCache;
@@ -56,6 +57,8 @@ pub struct Snapshot {
     pub cache: Arc<TokenCache>,
     /// The revocation list, when one is configured.
     pub revocation: Option<Arc<Watch>>,
+    /// The per-check counters of these authorizers.
+    pub metrics: metrics::Checks,
 }
 
 impl Snapshot {
@@ -115,6 +118,7 @@ impl Snapshot {
             }
         }
         Snapshot {
+            metrics: metrics::Checks::new(authorizers.iter().map(|a| a.name.clone())),
             routes: RouteTable::new(routes, default),
             authorizers,
             by_name,

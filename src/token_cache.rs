@@ -16,6 +16,7 @@ use crate::config;
 use crate::jwks::Key;
 use crate::jwt::claims::{self, Times};
 use crate::jwt::rules::Held;
+use crate::wire::Allow;
 use crate::{metrics, revocation};
 
 /// What a verification established, kept for the token's next visit.
@@ -27,10 +28,10 @@ pub struct Verified {
     pub verified_at: f64,
     /// The token's scopes, sorted and joined by spaces (no scope holds one): one allocation.
     pub scopes: Box<str>,
-    /// Claim headers for the upstream request, rendered once.
-    pub headers: Box<[(Arc<str>, String)]>,
-    /// The verified payload, for gRPC's `dynamic_metadata`.
-    pub claims: Claims,
+    /// The allow's unchanging parts, encoded once for the authorizer that made this verdict
+    /// (its name is in the cache key's fingerprint): the claim headers for the upstream
+    /// request, and the verified payload for gRPC's `dynamic_metadata`.
+    pub allow: Allow,
     /// The values of the claims the authorizer's and its routes' claim rules name.
     pub held: Held,
     /// Hashes of `jti`, `origin_jti` and `sub`, probed against the revocation list.
@@ -40,12 +41,13 @@ pub struct Verified {
 }
 
 impl Verified {
-    /// What a verified `payload` leaves for later checks; `rule_claims` are the claims some
-    /// claim rule may ask about.
+    /// What a verified `payload` leaves for later checks of `authorizer`; `rule_claims` are the
+    /// claims some claim rule may ask about.
     pub fn new(
+        authorizer: &str,
         times: Times,
         payload: &Map<String, Value>,
-        headers: Vec<(Arc<str>, String)>,
+        headers: &[(Arc<str>, String)],
         rule_claims: &[String],
         key: Arc<Key>,
     ) -> Verified {
@@ -59,8 +61,11 @@ impl Verified {
             times,
             verified_at: 0.0,
             scopes: claims::scopes(payload).join(" ").into(),
-            headers: headers.into(),
-            claims: Claims::new(payload),
+            allow: Allow::new(
+                authorizer,
+                headers.iter().map(|(k, v)| (&**k, v.as_str())),
+                Some(Claims::new(payload).as_bytes()),
+            ),
             held: Held::extract(payload, rule_claims),
             revocation,
             key,
@@ -98,22 +103,18 @@ impl Claims {
     pub fn as_bytes(&self) -> &[u8] {
         &self.0
     }
+}
 
-    /// The claims as a `Struct`; `None` only if the bytes were not made by [`Claims::new`].
-    pub fn to_struct(&self) -> Option<prost_types::Struct> {
-        prost::Message::decode(&*self.0).ok()
-    }
-
-    /// The claims as JSON again (numbers as `f64`, whole ones as integers), for explanations.
-    pub fn to_json(&self) -> Option<Map<String, Value>> {
-        let s = self.to_struct()?;
-        Some(
-            s.fields
-                .iter()
-                .map(|(k, v)| (k.clone(), to_json(v)))
-                .collect(),
-        )
-    }
+/// Encoded claims (as [`Claims::as_bytes`] made them) as JSON again, numbers as `f64` and whole
+/// ones as integers: for explanations, never on the hot path. `None` if they do not decode.
+pub fn claims_json(encoded: &[u8]) -> Option<Map<String, Value>> {
+    let s: prost_types::Struct = prost::Message::decode(encoded).ok()?;
+    Some(
+        s.fields
+            .iter()
+            .map(|(k, v)| (k.clone(), to_json(v)))
+            .collect(),
+    )
 }
 
 fn to_json(v: &prost_types::Value) -> Value {
@@ -276,6 +277,6 @@ mod tests {
         let Value::Object(map) = json else {
             unreachable!()
         };
-        assert_eq!(Claims::new(&map).to_json(), Some(map));
+        assert_eq!(claims_json(Claims::new(&map).as_bytes()), Some(map));
     }
 }

@@ -12,4 +12,4 @@ pub mod response;
 
 pub use codec::{Handler, RawCodec, Server};
 pub use request::{Check, Header};
-pub use response::Allow;
+pub use response::{Allow, Reply};

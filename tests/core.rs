@@ -90,8 +90,7 @@ async fn a_valid_token_is_verified_and_sets_claim_headers() {
     assert_eq!(d.route.as_deref(), Some("ANY /{proxy+}"));
     let set: HashMap<_, _> = d
         .set_headers()
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.clone()))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect();
     assert_eq!(set.get("x-user-id").map(String::as_str), Some("user-1"));
     assert_eq!(set.get("x-country").map(String::as_str), Some("FR"));

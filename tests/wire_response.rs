@@ -29,6 +29,12 @@ use tonic::{Request, Response, Status};
 fn assert_same(d: &Decision) {
     let ours = wire::response::encode(d);
     let theirs = response(d);
+    // What the gRPC front writes into its frame: the same bytes.
+    let reply = wire::Reply::new(d.clone());
+    let mut written = Vec::new();
+    reply.write(&mut written);
+    assert_eq!(written, ours, "reply of {d:?}");
+    assert_eq!(reply.encoded_len(), ours.len());
     assert_eq!(CheckResponse::decode(&ours[..]).unwrap(), theirs, "{d:?}");
     assert_eq!(&ours[..], &theirs.encode_to_vec()[..], "bytes of {d:?}");
 }
@@ -43,8 +49,8 @@ fn claims(size: usize) -> Claims {
     Claims::new(value.as_object().unwrap())
 }
 
-/// A verdict setting `set` and carrying `claims`, as the token cache keeps it.
-fn verified(set: &[(&str, &str)], claims: Claims) -> Arc<Verified> {
+/// A verdict of `authorizer` setting `set` and carrying `claims`, as the token cache keeps it.
+fn verified(authorizer: &str, set: &[(&str, &str)], claims: &Claims) -> Arc<Verified> {
     static KEY: std::sync::LazyLock<Arc<Key>> = std::sync::LazyLock::new(|| {
         let jwk = serde_json::from_value(signer(Alg::ES256, "k").jwk()).unwrap();
         Arc::new(Key::from_jwk(&jwk).unwrap())
@@ -57,11 +63,7 @@ fn verified(set: &[(&str, &str)], claims: Claims) -> Arc<Verified> {
         },
         verified_at: 1.7e9,
         scopes: "".into(),
-        headers: set
-            .iter()
-            .map(|(k, v)| (Arc::from(*k), (*v).to_owned()))
-            .collect(),
-        claims,
+        allow: Allow::new(authorizer, set.iter().copied(), Some(claims.as_bytes())),
         held: Default::default(),
         revocation: [None; 3],
         key: KEY.clone(),
@@ -94,7 +96,7 @@ fn every_denial_is_the_prost_response_byte_for_byte() {
                 scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
                 // What a denial never sends, to show it is not sent.
                 remove_headers: strings(&["x-user-id"]),
-                verified: Some(verified(&[("x-user-id", "u")], claims(0))),
+                verified: Some(verified("cognito", &[("x-user-id", "u")], &claims(0))),
                 ..decision(reason)
             };
             assert_same(&d);
@@ -127,7 +129,8 @@ fn every_allow_is_the_prost_response_byte_for_byte() {
                                 let d = Decision {
                                     authorizer: Arc::from(authorizer),
                                     route: route.map(Arc::from),
-                                    verified: claims.map(|size| verified(set, self::claims(size))),
+                                    verified: claims
+                                        .map(|size| verified(authorizer, set, &self::claims(size))),
                                     remove_headers: strings(remove),
                                     remove_query: strings(query),
                                     ..decision(reason)
@@ -165,7 +168,7 @@ fn one_allow_serves_every_request_of_its_verdict() {
         );
         let d = Decision {
             route: route.map(Arc::from),
-            verified: Some(verified(&set, claims.clone())),
+            verified: Some(verified("cognito", &set, &claims)),
             remove_headers: strings(remove),
             remove_query: strings(query),
             ..decision(Reason::Verified)
@@ -178,7 +181,7 @@ fn one_allow_serves_every_request_of_its_verdict() {
 struct Gate(Arc<State>);
 
 impl wire::Handler for Gate {
-    async fn check(&self, request: Request<Bytes>) -> Result<Response<Bytes>, Status> {
+    async fn check(&self, request: Request<Bytes>) -> Result<Response<wire::Reply>, Status> {
         let bytes = request.into_inner();
         // INTERNAL, as tonic's prost codec answers a request it cannot decode.
         let check = Check::decode(&bytes).map_err(|e| Status::internal(e.to_string()))?;
@@ -190,7 +193,7 @@ impl wire::Handler for Gate {
         };
         let snap = self.0.snapshot();
         let decision = tokengate::gate::check(&snap, &input, tokengate::clock::now()).await;
-        Ok(Response::new(wire::response::encode(&decision)))
+        Ok(Response::new(wire::Reply::new(decision)))
     }
 }
 
@@ -199,7 +202,7 @@ async fn raw_check(channel: &Channel, path: &'static str, body: Vec<u8>) -> Resu
     grpc.ready().await.unwrap();
     let path = http::uri::PathAndQuery::from_static(path);
     let response = grpc
-        .unary(Request::new(Bytes::from(body)), path, RawCodec)
+        .unary(Request::new(Bytes::from(body).into()), path, RawCodec)
         .await?;
     Ok(response.into_inner())
 }

@@ -1,10 +1,8 @@
-//! The floor: a `Check` server that does no work, built with the same tonic, axum and tokio
-//! runtime as tokengate and run as its own process, so a scenario's cost can be split into what
+//! The floor: a `Check` server (tonic) and an HTTP server (tokengate's own listener) that do
+//! no work, on the same tokio runtime as tokengate and run as their own process, so a scenario's cost can be split into what
 //! the transport costs and what tokengate adds.
 
 use std::net::SocketAddr;
-
-use axum::serve::ListenerExt;
 
 use tokengate::pb::auth::authorization_server::{Authorization, AuthorizationServer};
 use tokengate::pb::auth::{CheckRequest, CheckResponse, OkHttpResponse, check_response};
@@ -54,14 +52,14 @@ pub fn serve(spec: &str) {
             .serve_with_incoming(incoming);
         let listener = tokio::net::TcpListener::bind(http)
             .await
-            .expect("bind the floor's HTTP port")
-            .tap_io(|tcp| {
-                let _ = tcp.set_nodelay(true);
-            });
+            .expect("bind the floor's HTTP port");
+        // tokengate's own listener (hyper, its limits and connection tracking), so the HTTP
+        // floor differs from the authorizer only in answering 200 without looking.
         let app = axum::Router::new().fallback(|| async { http::StatusCode::OK });
-        let http = axum::serve(listener, app);
-        let (g, h) = tokio::join!(grpc, http);
+        let limits = tokengate::limits::Limits::default();
+        let stop = tokio_util::sync::CancellationToken::new();
+        let http = tokengate::server::listen::serve("http", listener, app, &limits, stop);
+        let (g, ()) = tokio::join!(grpc, http);
         g.expect("floor gRPC server");
-        h.expect("floor HTTP server");
     });
 }

@@ -272,6 +272,8 @@ impl Scenario {
 pub const MANY: (usize, usize) = (32, 8);
 /// Two connections of many streams: a proxy with two workers.
 pub const TWO: (usize, usize) = (2, 64);
+/// The h2load shape (`-c8 -m64`).
+pub const EIGHT: (usize, usize) = (8, 64);
 
 /// Readies a target for a scenario: warm connections and allocator on the hit token, and the
 /// mix's hot set cached.
@@ -376,7 +378,7 @@ async fn grpc_part(fx: &Fixture, opts: &Opts, m: &mut Measured) {
     // h2load: the same framed request every time, so hits only.
     let body = fx.dir.join("check-request.bin");
     proc::write(&body, &fx.hot_frames[0]);
-    for (conns, streams) in [MANY, TWO] {
+    for (conns, streams) in [EIGHT, TWO] {
         for which in ["floor", "tokengate"] {
             let target = server_for(which, &floor, &mut fresh, fx).await;
             warm(target, fx, Scenario::Hit).await;

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::grpc::Outcome;
 use crate::tools::Report;
-use crate::{MANY, Opts, Scenario, TWO};
+use crate::{EIGHT, MANY, Opts, Scenario, TWO};
 
 #[derive(Clone, Copy, Debug, Default)]
 pub struct InProcess {
@@ -190,8 +190,10 @@ fn targets(m: &Measured) -> Vec<Target> {
     for (part, conns) in [
         ("gRPC", MANY),
         ("gRPC", TWO),
-        ("gRPC, h2load", MANY),
+        ("gRPC, h2load", EIGHT),
         ("gRPC, h2load", TWO),
+        ("HTTP, wrk", (64, 1)),
+        ("HTTP, wrk", (2, 1)),
     ] {
         let (Some(t), Some(f)) = (
             m.find(part, Scenario::Hit, conns, "tokengate", "peak"),

@@ -8,7 +8,7 @@ use std::time::Instant;
 use crate::decision::{Decision, Reason};
 use crate::gate;
 use crate::log::ClientLog;
-use crate::metrics::{self, Transport};
+use crate::metrics::Transport;
 use crate::request::{Headers, Request};
 use crate::state::{Snapshot, State};
 
@@ -68,7 +68,7 @@ impl Checker {
             self.log
                 .unknown_authorizer(now, self.transport, name, from.peer, from.client);
         }
-        self.record(&decision, started, from);
+        self.record(snap, &decision, started, from);
         decision
     }
 
@@ -82,12 +82,13 @@ impl Checker {
     ) -> Decision {
         let started = Instant::now();
         let decision = gate::refuse(snap, headers, reason);
-        self.record(&decision, started, from);
+        self.record(snap, &decision, started, from);
         decision
     }
 
-    fn record(&self, decision: &Decision, started: Instant, from: Origin<'_>) {
-        metrics::record_check(self.transport, decision, started.elapsed());
+    fn record(&self, snap: &Snapshot, decision: &Decision, started: Instant, from: Origin<'_>) {
+        snap.metrics
+            .record(self.transport, decision, started.elapsed());
         if !decision.is_allow() {
             let now = crate::clock::unix_millis();
             self.log

@@ -1,5 +1,5 @@
 //! Envoy's ext_authz gRPC `Check`: the `CheckRequest` read in place ([`wire::Check`]), the
-//! core's decision written out as `CheckResponse` bytes ([`wire::response`]). Every decision is
+//! core's decision written into the frame as `CheckResponse` bytes ([`wire::Reply`]). Every decision is
 //! a successful RPC; the verdict is in `status`.
 
 use prost::bytes::Bytes;
@@ -7,7 +7,7 @@ use tonic::{Request, Response, Status};
 
 use crate::request;
 use crate::server::check::{Checker, Origin};
-use crate::wire::{self, Check};
+use crate::wire::{self, Check, Reply};
 
 /// The `envoy.service.auth.v3.Authorization` service.
 #[derive(Clone)]
@@ -23,7 +23,7 @@ impl AuthService {
 }
 
 impl wire::Handler for AuthService {
-    async fn check(&self, request: Request<Bytes>) -> Result<Response<Bytes>, Status> {
+    async fn check(&self, request: Request<Bytes>) -> Result<Response<Reply>, Status> {
         let peer = request.remote_addr();
         let bytes = request.into_inner();
         // Malformed protobuf fails the RPC, as tonic's own decoder would: Envoy applies its
@@ -41,6 +41,6 @@ impl wire::Handler for AuthService {
         };
         let snap = self.checker.snapshot();
         let decision = self.checker.check(&snap, &input, from).await;
-        Ok(Response::new(wire::response::encode(&decision)))
+        Ok(Response::new(Reply::new(decision)))
     }
 }

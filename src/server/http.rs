@@ -86,7 +86,7 @@ pub fn response(decision: &Decision, nginx: bool) -> Response {
         }
     }
     if decision.is_allow() {
-        for (name, value) in decision.set_headers().iter() {
+        for (name, value) in decision.set_headers() {
             if let (Ok(n), Ok(v)) = (
                 HeaderName::from_bytes(name.as_bytes()),
                 HeaderValue::from_bytes(value.as_bytes()),

@@ -155,11 +155,7 @@ pub fn prost_response(decision: &Decision) -> CheckResponse {
         ..Default::default()
     });
     if decision.is_allow() {
-        let headers = decision
-            .set_headers()
-            .iter()
-            .map(|(k, v)| header(k, v))
-            .collect();
+        let headers = decision.set_headers().map(|(k, v)| header(k, v)).collect();
         CheckResponse {
             status,
             http_response: Some(HttpResponse::OkResponse(OkHttpResponse {
@@ -213,7 +209,7 @@ fn header(key: &str, value: &str) -> HeaderValueOption {
 
 /// `authorizer`, the judged `path`, `route` and the verified `claims`, for later filters and access logs.
 fn metadata(decision: &Decision) -> Option<prost_types::Struct> {
-    let claims = decision.claims()?.to_struct()?;
+    let claims: prost_types::Struct = prost::Message::decode(decision.claims()?).ok()?;
     let mut fields = std::collections::BTreeMap::new();
     fields.insert("authorizer".to_owned(), string(&decision.authorizer));
     fields.insert("path".to_owned(), string(&decision.path));

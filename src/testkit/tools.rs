@@ -205,9 +205,8 @@ impl Probe<'_> {
         for h in self.claim_headers {
             let set: Vec<String> = d
                 .set_headers()
-                .iter()
-                .filter(|(k, _)| &**k == *h)
-                .map(|(_, v)| v.clone())
+                .filter(|(k, _)| k == h)
+                .map(|(_, v)| v.to_owned())
                 .collect();
             let got = seen.header(h);
             if got != set {

@@ -1,5 +1,5 @@
 //! The ext_authz service with its messages left as bytes: [`RawCodec`] hands the request's bytes
-//! to the handler untouched and writes the handler's encoded response as it is, and [`Server`]
+//! to the handler untouched and writes the handler's [`Reply`] into the frame, and [`Server`]
 //! serves `Check` with it where the generated `AuthorizationServer` would run prost both ways.
 
 use std::convert::Infallible;
@@ -7,11 +7,13 @@ use std::future::Future;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use prost::bytes::{Buf, BufMut, Bytes};
+use prost::bytes::{Buf, Bytes};
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::codegen::{Body, BoxFuture, Service, StdError, http};
 use tonic::server::{Grpc, NamedService, UnaryService};
 use tonic::{Request, Response, Status};
+
+use super::response::Reply;
 
 /// The gRPC service name, as in `proto/envoy/service/auth/v3/external_auth.proto`.
 pub const SERVICE: &str = "envoy.service.auth.v3.Authorization";
@@ -19,12 +21,12 @@ pub const SERVICE: &str = "envoy.service.auth.v3.Authorization";
 pub const CHECK_PATH: &str = "/envoy.service.auth.v3.Authorization/Check";
 
 /// Messages as bytes both ways: decoding takes the message's bytes without a copy (they are a
-/// slice of the frame buffer), encoding copies pre-built bytes into the frame.
+/// slice of the frame buffer), encoding writes a [`Reply`] straight into the frame.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct RawCodec;
 
 impl Codec for RawCodec {
-    type Encode = Bytes;
+    type Encode = Reply;
     type Decode = Bytes;
     type Encoder = RawCodec;
     type Decoder = RawCodec;
@@ -39,11 +41,12 @@ impl Codec for RawCodec {
 }
 
 impl Encoder for RawCodec {
-    type Item = Bytes;
+    type Item = Reply;
     type Error = Status;
 
-    fn encode(&mut self, item: Bytes, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
-        dst.put_slice(&item);
+    fn encode(&mut self, item: Reply, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
+        dst.reserve(item.encoded_len());
+        item.write(dst);
         Ok(())
     }
 }
@@ -63,7 +66,7 @@ pub trait Handler: Send + Sync + 'static {
     fn check(
         &self,
         request: Request<Bytes>,
-    ) -> impl Future<Output = Result<Response<Bytes>, Status>> + Send;
+    ) -> impl Future<Output = Result<Response<Reply>, Status>> + Send;
 }
 
 /// `envoy.service.auth.v3.Authorization` over [`RawCodec`], for `tonic`'s router.
@@ -118,8 +121,8 @@ where
 struct Check<H>(Arc<H>);
 
 impl<H: Handler> UnaryService<Bytes> for Check<H> {
-    type Response = Bytes;
-    type Future = BoxFuture<Response<Bytes>, Status>;
+    type Response = Reply;
+    type Future = BoxFuture<Response<Reply>, Status>;
 
     fn call(&mut self, request: Request<Bytes>) -> Self::Future {
         let handler = self.0.clone();

@@ -11,11 +11,12 @@
 use std::sync::LazyLock;
 
 use prost::bytes::{BufMut, Bytes, BytesMut};
-use prost::encoding::{WireType, encode_key, encode_varint, encoded_len_varint, key_len};
+use prost::encoding::{
+    WireType, decode_key, decode_varint, encode_key, encode_varint, encoded_len_varint, key_len,
+};
 
 use crate::decision::Decision;
 use crate::reason::{Challenge, Reason, Wire};
-use crate::token_cache::Claims;
 
 /// Field numbers from `proto/envoy/service/auth/v3/external_auth.proto`,
 /// `proto/envoy/config/core/v3/header_value.proto`, `proto/envoy/type/v3/http_status.proto`,
@@ -57,30 +58,35 @@ const OVERWRITE_IF_EXISTS_OR_ADD: u64 = 2;
 const GRPC_OK: i32 = 0;
 
 /// What an allow sends that never changes for one cached verdict: its claim headers and, with
-/// claims, the `authorizer` and `claims` entries of `dynamic_metadata`.
+/// claims, the `authorizer` and `claims` entries of `dynamic_metadata`. One allocation, kept in
+/// the cache entry: the claim headers are read back from it ([`Allow::headers`]) rather than kept
+/// a second time.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Allow {
-    /// `OkHttpResponse.headers` elements, one per claim header, in order.
-    headers: Box<[u8]>,
-    /// `Struct.fields` entries; `None` without claims (a public route): no `dynamic_metadata`.
-    /// The claims' own encoded `Struct` is its tail, `claims_len` bytes long.
-    metadata: Option<Box<[u8]>>,
-    claims_len: usize,
+    /// `OkHttpResponse.headers` elements, one per claim header, in order, then the
+    /// `Struct.fields` entries of `dynamic_metadata`.
+    bytes: Box<[u8]>,
+    /// Where the headers end and the metadata entries begin.
+    headers_len: usize,
+    /// The length of the claims' own encoded `Struct`, the tail of `bytes`; `None` without
+    /// claims (a public route): no `dynamic_metadata`.
+    claims_len: Option<usize>,
 }
 
 impl Allow {
-    /// `claims` is the encoded `Struct` of [`Claims::as_bytes`].
+    /// `claims` is the encoded `Struct` of [`crate::token_cache::Claims::as_bytes`].
     pub fn new<'h>(
         authorizer: &str,
         set_headers: impl IntoIterator<Item = (&'h str, &'h str)>,
         claims: Option<&[u8]>,
     ) -> Allow {
-        let mut headers = Vec::new();
+        let mut bytes = Vec::new();
         for (key, value) in set_headers {
-            put_header_option(field::OK_HEADERS, key, value, &mut headers);
+            put_header_option(field::OK_HEADERS, key, value, &mut bytes);
         }
-        let metadata = claims.map(|claims| {
-            let mut entries = Vec::with_capacity(
+        let headers_len = bytes.len();
+        if let Some(claims) = claims {
+            bytes.reserve_exact(
                 entry_len("authorizer", field::STRING_VALUE, authorizer.len())
                     + entry_len("claims", field::STRUCT_VALUE, claims.len()),
             );
@@ -88,23 +94,33 @@ impl Allow {
                 "authorizer",
                 field::STRING_VALUE,
                 authorizer.as_bytes(),
-                &mut entries,
+                &mut bytes,
             );
-            put_entry("claims", field::STRUCT_VALUE, claims, &mut entries);
-            entries.into_boxed_slice()
-        });
+            put_entry("claims", field::STRUCT_VALUE, claims, &mut bytes);
+        }
         Allow {
-            headers: headers.into_boxed_slice(),
-            metadata,
-            claims_len: claims.map_or(0, <[u8]>::len),
+            bytes: bytes.into_boxed_slice(),
+            headers_len,
+            claims_len: claims.map(<[u8]>::len),
         }
     }
 
     /// The claims' encoded `Struct`, as given to [`Allow::new`]: a cache entry that keeps its
     /// `Allow` need not keep the claims a second time.
     pub fn claims(&self) -> Option<&[u8]> {
-        let metadata = self.metadata.as_deref()?;
-        metadata.get(metadata.len().checked_sub(self.claims_len)?..)
+        let start = self.bytes.len().checked_sub(self.claims_len?)?;
+        self.bytes.get(start..)
+    }
+
+    /// The claim headers, `(name, value)` as given to [`Allow::new`], read back from their
+    /// encoding.
+    pub fn headers(&self) -> Headers<'_> {
+        Headers(self.bytes.get(..self.headers_len).unwrap_or_default())
+    }
+
+    fn metadata(&self) -> Option<&[u8]> {
+        self.claims_len?;
+        self.bytes.get(self.headers_len..)
     }
 
     /// The size of the response [`Allow::write`] writes. `path` and `route` are sent only with
@@ -134,14 +150,14 @@ impl Allow {
         let (ok, metadata_len) = self.lens(remove_headers, remove_query, path, route);
         put_status(GRPC_OK, out);
         put_delimited(field::OK, ok, out);
-        out.put_slice(&self.headers);
+        out.put_slice(self.headers().0);
         for h in remove_headers {
             put_bytes(field::HEADERS_TO_REMOVE, h.as_ref().as_bytes(), out);
         }
         for q in remove_query {
             put_bytes(field::QUERY_TO_REMOVE, q.as_ref().as_bytes(), out);
         }
-        if let (Some(metadata), Some(len)) = (&self.metadata, metadata_len) {
+        if let (Some(metadata), Some(len)) = (self.metadata(), metadata_len) {
             put_delimited(field::DYNAMIC_METADATA, len, out);
             out.put_slice(metadata);
             put_entry("path", field::STRING_VALUE, path.as_bytes(), out);
@@ -178,16 +194,129 @@ impl Allow {
                 .map(|s| delimited_len(tag, s.as_ref().len()))
                 .sum()
         };
-        let ok = self.headers.len()
+        let ok = self.headers_len
             + removed(field::HEADERS_TO_REMOVE, remove_headers)
             + removed(field::QUERY_TO_REMOVE, remove_query);
-        let metadata = self.metadata.as_ref().map(|m| {
+        let metadata = self.metadata().map(|m| {
             m.len()
                 + entry_len("path", field::STRING_VALUE, path.len())
                 + route.map_or(0, |r| entry_len("route", field::STRING_VALUE, r.len()))
         });
         (ok, metadata)
     }
+}
+
+/// The claim headers of an [`Allow`], read from the bytes [`Allow::new`] wrote.
+#[derive(Clone, Debug)]
+pub struct Headers<'a>(&'a [u8]);
+
+impl<'a> Iterator for Headers<'a> {
+    type Item = (&'a str, &'a str);
+
+    fn next(&mut self) -> Option<(&'a str, &'a str)> {
+        let (_, mut option) = next_field(&mut self.0)?;
+        let (mut key, mut value) = ("", "");
+        while let Some((tag, body)) = next_field(&mut option) {
+            if tag != field::HEADER {
+                continue;
+            }
+            let mut header = body;
+            while let Some((tag, text)) = next_field(&mut header) {
+                let text = std::str::from_utf8(text).ok()?;
+                match tag {
+                    field::KEY => key = text,
+                    field::VALUE => value = text,
+                    _ => {}
+                }
+            }
+        }
+        Some((key, value))
+    }
+}
+
+/// The next field of `buf` and its bytes (none for a varint); `None` at the end, or at bytes
+/// this module did not write.
+fn next_field<'a>(buf: &mut &'a [u8]) -> Option<(u32, &'a [u8])> {
+    if buf.is_empty() {
+        return None;
+    }
+    let (tag, wire) = decode_key(buf).ok()?;
+    match wire {
+        WireType::Varint => {
+            decode_varint(buf).ok()?;
+            Some((tag, &[]))
+        }
+        WireType::LengthDelimited => {
+            let len = usize::try_from(decode_varint(buf).ok()?).ok()?;
+            let (body, rest) = buf.split_at_checked(len)?;
+            *buf = rest;
+            Some((tag, body))
+        }
+        _ => None,
+    }
+}
+
+/// A `CheckResponse` on its way into the gRPC frame: a denial's shared bytes, or an allow,
+/// written there from its verdict's cached [`Allow`] and the request's own parts with no
+/// buffer of its own.
+#[derive(Clone, Debug)]
+pub enum Reply {
+    /// Bytes encoded already.
+    Encoded(Bytes),
+    /// An allow, encoded as it is written.
+    Allow(Decision),
+}
+
+/// A public route's allow: no claim headers, no claims.
+static BARE: LazyLock<Allow> = LazyLock::new(Allow::default);
+
+impl Reply {
+    /// The reply to `decision`.
+    pub fn new(decision: Decision) -> Reply {
+        if decision.is_allow() {
+            Reply::Allow(decision)
+        } else {
+            Reply::Encoded(denial(&decision))
+        }
+    }
+
+    /// The size [`Reply::write`] writes.
+    pub fn encoded_len(&self) -> usize {
+        match self {
+            Reply::Encoded(bytes) => bytes.len(),
+            Reply::Allow(d) => allow_of(d).encoded_len(
+                &d.remove_headers,
+                &d.remove_query,
+                &d.path,
+                d.route.as_deref(),
+            ),
+        }
+    }
+
+    /// Writes the `CheckResponse`.
+    pub fn write(&self, out: &mut impl BufMut) {
+        match self {
+            Reply::Encoded(bytes) => out.put_slice(bytes),
+            Reply::Allow(d) => allow_of(d).write(
+                &d.remove_headers,
+                &d.remove_query,
+                &d.path,
+                d.route.as_deref(),
+                out,
+            ),
+        }
+    }
+}
+
+impl From<Bytes> for Reply {
+    fn from(bytes: Bytes) -> Reply {
+        Reply::Encoded(bytes)
+    }
+}
+
+/// The verdict's cached parts; a public allow has none.
+fn allow_of(d: &Decision) -> &Allow {
+    d.verified.as_ref().map_or(&BARE, |v| &v.allow)
 }
 
 /// A denial's whole `CheckResponse`; `extra` are headers after the challenge (CORS).
@@ -252,21 +381,13 @@ pub fn denial(d: &Decision) -> Bytes {
 }
 
 /// The encoded `CheckResponse` for a decision, the same bytes as prost encoding
-/// `server::grpc::response(decision)`. Builds the [`Allow`] on the spot: the hot path keeps one
-/// per cached verdict instead.
+/// `server::grpc::response(decision)`, in a buffer of its own: the gRPC front writes a
+/// [`Reply`] into its frame instead.
 pub fn encode(decision: &Decision) -> Bytes {
     if !decision.is_allow() {
         return denial(decision);
     }
-    let allow = Allow::new(
-        &decision.authorizer,
-        decision
-            .set_headers()
-            .iter()
-            .map(|(k, v)| (k.as_ref(), v.as_str())),
-        decision.claims().map(Claims::as_bytes),
-    );
-    allow.to_bytes(
+    allow_of(decision).to_bytes(
         &decision.remove_headers,
         &decision.remove_query,
         &decision.path,
@@ -389,6 +510,19 @@ mod tests {
         assert_eq!(allow.claims(), Some(&claims[..]));
         assert_eq!(Allow::new("main", [], None).claims(), None);
         assert_eq!(Allow::new("", [], Some(&[])).claims(), Some(&[][..]));
+    }
+
+    #[test]
+    fn the_claim_headers_are_read_back_as_given() {
+        let long = "v".repeat(300);
+        let set = [("x-user-id", "u-1"), ("x-empty", ""), ("", "nameless")];
+        let set = [&set[..], &[("x-long", long.as_str())]].concat();
+        for claims in [None, Some(&[0x0a, 0x00][..])] {
+            let allow = Allow::new("main", set.iter().copied(), claims);
+            assert_eq!(allow.headers().collect::<Vec<_>>(), set);
+            assert_eq!(allow.claims(), claims);
+        }
+        assert_eq!(Allow::default().headers().count(), 0);
     }
 
     #[test]
