@@ -190,7 +190,8 @@ fn checks(c: &mut Criterion) {
         b.iter(|| {
             snap.metrics.record(
                 tokengate::metrics::Transport::Grpc,
-                black_box(&allowed),
+                black_box(allowed.reason),
+                black_box(&allowed.authorizer),
                 std::time::Duration::from_micros(30),
             )
         })
@@ -271,8 +272,12 @@ fn grpc_hit(state: &tokengate::state::State, request: &[u8], out: &mut Vec<u8>) 
     let snap = state.snapshot();
     let started = std::time::Instant::now();
     let d = ready(gate::check(&snap, &input, tokengate::clock::now()));
-    snap.metrics
-        .record(tokengate::metrics::Transport::Grpc, &d, started.elapsed());
+    snap.metrics.record(
+        tokengate::metrics::Transport::Grpc,
+        d.reason,
+        &d.authorizer,
+        started.elapsed(),
+    );
     out.clear();
     wire::Reply::new(d).write(out);
 }
@@ -307,7 +312,8 @@ fn hit_path(c: &mut Criterion, state: &tokengate::state::State, token: &str) {
     allocations("metrics/record_check", || {
         snap.metrics.record(
             tokengate::metrics::Transport::Grpc,
-            &d,
+            d.reason,
+            &d.authorizer,
             Duration::from_micros(30),
         );
     });

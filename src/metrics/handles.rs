@@ -11,7 +11,7 @@ use std::time::Duration;
 use metrics::{Counter, Histogram};
 
 use super::{CHECK_DURATION, CHECKS, HANDLE, TOKEN_CACHE_REQUESTS, Transport};
-use crate::decision::{Decision, NO_AUTHORIZER, Reason};
+use crate::reason::{NO_AUTHORIZER, Reason};
 
 /// Runs `use_it` on the handle in `slot`, registering it with `make` the first time.
 fn with<T>(slot: &OnceLock<T>, make: impl FnOnce() -> T, use_it: impl FnOnce(&T)) {
@@ -74,12 +74,11 @@ impl Checks {
         }
     }
 
-    /// Counts one decision and its latency.
-    pub fn record(&self, transport: Transport, decision: &Decision, elapsed: Duration) {
-        let allow = decision.is_allow();
+    /// Counts one decision (its reason, and the authorizer that made it) and its latency.
+    pub fn record(&self, transport: Transport, reason: Reason, name: &Arc<str>, elapsed: Duration) {
+        let allow = reason.is_allow();
         let verdict = if allow { "allow" } else { "deny" };
         let t = transport as usize;
-        let name = &decision.authorizer;
         // The decision holds the snapshot's own `Arc` for an authorizer: a pointer compare.
         let found = self
             .authorizers
@@ -87,7 +86,7 @@ impl Checks {
             .position(|a| Arc::ptr_eq(a, name))
             .or_else(|| self.authorizers.iter().position(|a| a == name));
         let slot = found.and_then(|a| {
-            let index = (t * self.authorizers.len() + a) * REASONS + decision.reason as usize;
+            let index = (t * self.authorizers.len() + a) * REASONS + reason as usize;
             self.counters.get(index)
         });
         let make = || {
@@ -96,7 +95,7 @@ impl Checks {
                 "transport" => transport.as_str(),
                 "authorizer" => name.clone(),
                 "decision" => verdict,
-                "reason" => decision.reason.as_str()
+                "reason" => reason.as_str()
             )
         };
         match slot {

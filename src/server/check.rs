@@ -87,8 +87,12 @@ impl Checker {
     }
 
     fn record(&self, snap: &Snapshot, decision: &Decision, started: Instant, from: Origin<'_>) {
-        snap.metrics
-            .record(self.transport, decision, started.elapsed());
+        snap.metrics.record(
+            self.transport,
+            decision.reason,
+            &decision.authorizer,
+            started.elapsed(),
+        );
         if !decision.is_allow() {
             let now = crate::clock::unix_millis();
             self.log
