@@ -186,6 +186,33 @@ async fn run(opts: Opts) {
     let _ = std::fs::remove_dir_all(&fx.dir);
 }
 
+/// The bare RS256 signature check of each token (ring, the key's modulus and exponent, nothing
+/// parsed but the signature): the denominator for a miss.
+fn bare_rs_verify_us(key: &tokengate::jwt::Signer, tokens: &[String]) -> f64 {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let jwk = key.jwk();
+    let part = |name: &str| URL_SAFE_NO_PAD.decode(jwk[name].as_str().unwrap()).unwrap();
+    let public = ring::signature::RsaPublicKeyComponents {
+        n: part("n"),
+        e: part("e"),
+    };
+    let split: Vec<(&[u8], Vec<u8>)> = tokens
+        .iter()
+        .map(|t| {
+            let (input, sig) = t.rsplit_once('.').unwrap();
+            (input.as_bytes(), URL_SAFE_NO_PAD.decode(sig).unwrap())
+        })
+        .collect();
+    let start = Instant::now();
+    for (input, sig) in &split {
+        public
+            .verify(&ring::signature::RSA_PKCS1_2048_8192_SHA256, input, sig)
+            .unwrap();
+    }
+    start.elapsed().as_secs_f64() * 1e6 / split.len() as f64
+}
+
 /// Per-check CPU of the core in this process, one thread: a hit, and a full RS256 and ES256 miss.
 async fn inprocess_costs(fx: &Fixture) -> report::InProcess {
     use tokengate::gate;
@@ -220,6 +247,7 @@ async fn inprocess_costs(fx: &Fixture) -> report::InProcess {
     let hit_token = vec![fx.hot_tokens[0].clone(); 20_000];
     mean_us(&cached.state, &hit_token[..1]).await;
     let costs = report::InProcess {
+        bare_rs_verify_us: bare_rs_verify_us(&fx.rs, &fx.rs_tokens[..n]),
         hit_us: mean_us(&cached.state, &hit_token).await,
         rs_miss_us: mean_us(&uncached.state, &fx.rs_tokens[..n]).await,
         es_miss_us: mean_us(&uncached.state, &fx.es_tokens[..n]).await,

@@ -10,6 +10,8 @@ use crate::{EIGHT, MANY, Opts, Scenario, TWO};
 
 #[derive(Clone, Copy, Debug, Default)]
 pub struct InProcess {
+    /// A bare RS256 signature check, nothing else.
+    pub bare_rs_verify_us: f64,
     pub hit_us: f64,
     pub rs_miss_us: f64,
     pub es_miss_us: f64,
@@ -219,14 +221,15 @@ fn targets(m: &Measured) -> Vec<Target> {
             continue;
         };
         // The floor's run shows how many cores the pair kept busy and what a request costs
-        // them; a miss adds the in-process RS256 check on top.
+        // them; a miss adds the bare RS256 verify on top (the reading: everything else
+        // a miss does, parsing, claims, the cache insert, is overhead to be kept small).
         let per = f.server_us + f.client_us.unwrap_or(0.0);
         let cores = f.rps * per / 1e6;
-        let allowed = cores * 1e6 / (per + m.inprocess.rs_miss_us);
+        let allowed = cores * 1e6 / (per + m.inprocess.bare_rs_verify_us);
         let ratio = t.rps / allowed;
         out.push(Target {
             what: format!(
-                "RS256 miss ≥ 85 % of what the floor plus the verify cost allows ({})",
+                "RS256 miss ≥ 85 % of what the floor plus a bare RS256 verify allows ({})",
                 t.shape()
             ),
             measured: format!(
@@ -235,7 +238,7 @@ fn targets(m: &Measured) -> Vec<Target> {
                 allowed,
                 cores,
                 per,
-                m.inprocess.rs_miss_us,
+                m.inprocess.bare_rs_verify_us,
                 ratio * 100.0
             ),
             met: Some(ratio >= 0.85),
@@ -354,8 +357,8 @@ fn results(opts: &Opts, m: &Measured) -> String {
     let ip = m.inprocess;
     let _ = writeln!(
         s,
-        "\nIn-process, one thread (`gate::check` without the transport): cache hit {:.2} µs, RS256 miss {:.1} µs, ES256 miss {:.1} µs.\n",
-        ip.hit_us, ip.rs_miss_us, ip.es_miss_us
+        "\nIn-process, one thread (`gate::check` without the transport): cache hit {:.2} µs, RS256 miss {:.1} µs (of which a bare RS256 verify {:.1} µs), ES256 miss {:.1} µs.\n",
+        ip.hit_us, ip.rs_miss_us, ip.bare_rs_verify_us, ip.es_miss_us
     );
     let mut part = "";
     for r in &m.rows {
