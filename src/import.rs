@@ -8,6 +8,7 @@
 //! widens access: what cannot be carried over is an error with its place, or with `--partial`
 //! a deny route.
 
+mod access;
 mod emit;
 mod http;
 mod intrinsic;

@@ -6,6 +6,7 @@
 //! https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-apigatewayv2-route.html
 //! https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-apigatewayv2-authorizer.html
 
+use super::access;
 use super::intrinsic::Resolver;
 use super::model::{self, Access, Api, Authorizer, Cors, Flavor, Route};
 use super::openapi;
@@ -122,7 +123,7 @@ pub fn api(src: &Source, id: &str, node: &Node, loc: &Loc) -> Result<Api, Proble
                 .key("RouteKey")
                 .problem(props, format!("route {key} is defined twice")));
         }
-        let access = route_access(src, props, &rloc, &key)?;
+        let access = access::of(src, props, &rloc, &key, &HTTP, authorizer)?;
         api.routes.push(Route {
             key,
             from: format!("Resources.{}", res.key),
@@ -133,65 +134,12 @@ pub fn api(src: &Source, id: &str, node: &Node, loc: &Loc) -> Result<Api, Proble
     Ok(api)
 }
 
-fn route_access(src: &Source, props: &Node, loc: &Loc, key: &str) -> Result<Access, Problem> {
-    let r = &src.resolver;
-    let kind = match props.get("AuthorizationType") {
-        Some(n) => r
-            .string(n, &loc.key("AuthorizationType"))?
-            .unwrap_or_else(|| "NONE".into()),
-        None if props.get("AuthorizerId").is_some() => {
-            return Err(loc.problem(props, "AuthorizerId without AuthorizationType"));
-        }
-        None => "NONE".into(),
-    };
-    let tloc = loc.key("AuthorizationType");
-    let type_node = props.get("AuthorizationType").unwrap_or(props);
-    let refuse = |node: &Node, l: &Loc, why: String| {
-        Access::Refused(l.problem(node, format!("{key}: {why} cannot be carried over")))
-    };
-    match kind.as_str() {
-        "NONE" => Ok(Access::Public),
-        "AWS_IAM" => Ok(refuse(
-            type_node,
-            &tloc,
-            "IAM authorization (AWS_IAM)".into(),
-        )),
-        "JWT" | "CUSTOM" => {
-            let aloc = loc.key("AuthorizerId");
-            let Some(id_node) = props.get("AuthorizerId") else {
-                return Err(loc.problem(
-                    props,
-                    format!("AuthorizationType {kind} needs AuthorizerId"),
-                ));
-            };
-            let Some((aid, None)) = Resolver::target(id_node) else {
-                return Err(aloc.problem(
-                    id_node,
-                    "expected !Ref of an AWS::ApiGatewayV2::Authorizer in this template",
-                ));
-            };
-            let Some(anode) = src.root.get("Resources").and_then(|r| r.get(aid)) else {
-                return Err(aloc.problem(id_node, format!("no resource {aid}")));
-            };
-            let scopes = match props.get("AuthorizationScopes") {
-                Some(n) => r.strings(n, &loc.key("AuthorizationScopes"))?,
-                None => Vec::new(),
-            };
-            match authorizer(src, aid, anode)? {
-                Ok(a) if kind == "JWT" => Ok(Access::Guarded {
-                    authorizer: a,
-                    scopes,
-                }),
-                Ok(_) => Err(tloc.problem(
-                    props,
-                    format!("AuthorizationType CUSTOM names the JWT authorizer {aid}"),
-                )),
-                Err(why) => Ok(refuse(id_node, &aloc, why)),
-            }
-        }
-        other => Err(tloc.problem(props, format!("unknown AuthorizationType `{other}`"))),
-    }
-}
+/// The JWT authorizer's names in an HTTP API.
+const HTTP: access::Kind = access::Kind {
+    guarded: "JWT",
+    resource: "AWS::ApiGatewayV2::Authorizer",
+    noun: "JWT",
+};
 
 fn authorizer(src: &Source, id: &str, node: &Node) -> Result<Result<Authorizer, String>, Problem> {
     let r = &src.resolver;

@@ -5,6 +5,7 @@
 //! https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-apigateway-method.html
 //! https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-apigateway-authorizer.html
 
+use super::access;
 use super::intrinsic::Resolver;
 use super::model::{self, Access, Api, Authorizer, Flavor, Route};
 use super::openapi;
@@ -173,73 +174,25 @@ fn resource_path(
     Err(loc.problem(at, "the resource tree is too deep or loops"))
 }
 
+/// The Cognito authorizer's names in a REST API.
+const REST: access::Kind = access::Kind {
+    guarded: "COGNITO_USER_POOLS",
+    resource: "AWS::ApiGateway::Authorizer",
+    noun: "Cognito",
+};
+
 fn method_access(src: &Source, props: &Node, loc: &Loc, key: &str) -> Result<Access, Problem> {
-    let r = &src.resolver;
-    let refuse = |node: &Node, l: &Loc, why: String| {
-        Access::Refused(l.problem(node, format!("{key}: {why} cannot be carried over")))
-    };
     if let Some(n) = props.get("ApiKeyRequired")
-        && r.boolean(n, &loc.key("ApiKeyRequired"))? == Some(true)
+        && src.resolver.boolean(n, &loc.key("ApiKeyRequired"))? == Some(true)
     {
-        return Ok(refuse(
+        return Ok(access::refused(
+            key,
             n,
             &loc.key("ApiKeyRequired"),
-            "an API key requirement".into(),
+            "an API key requirement",
         ));
     }
-    let kind = match props.get("AuthorizationType") {
-        Some(n) => r
-            .string(n, &loc.key("AuthorizationType"))?
-            .unwrap_or_else(|| "NONE".into()),
-        None if props.get("AuthorizerId").is_some() => {
-            return Err(loc.problem(props, "AuthorizerId without AuthorizationType"));
-        }
-        None => "NONE".into(),
-    };
-    let tloc = loc.key("AuthorizationType");
-    let type_node = props.get("AuthorizationType").unwrap_or(props);
-    match kind.as_str() {
-        "NONE" => Ok(Access::Public),
-        "AWS_IAM" => Ok(refuse(
-            type_node,
-            &tloc,
-            "IAM authorization (AWS_IAM)".into(),
-        )),
-        "COGNITO_USER_POOLS" | "CUSTOM" => {
-            let aloc = loc.key("AuthorizerId");
-            let Some(id_node) = props.get("AuthorizerId") else {
-                return Err(loc.problem(
-                    props,
-                    format!("AuthorizationType {kind} needs AuthorizerId"),
-                ));
-            };
-            let Some((aid, None)) = Resolver::target(id_node) else {
-                return Err(aloc.problem(
-                    id_node,
-                    "expected !Ref of an AWS::ApiGateway::Authorizer in this template",
-                ));
-            };
-            let Some(anode) = src.root.get("Resources").and_then(|r| r.get(aid)) else {
-                return Err(aloc.problem(id_node, format!("no resource {aid}")));
-            };
-            let scopes = match props.get("AuthorizationScopes") {
-                Some(n) => r.strings(n, &loc.key("AuthorizationScopes"))?,
-                None => Vec::new(),
-            };
-            match authorizer(src, aid, anode)? {
-                Ok(a) if kind == "COGNITO_USER_POOLS" => Ok(Access::Guarded {
-                    authorizer: a,
-                    scopes,
-                }),
-                Ok(_) => Err(tloc.problem(
-                    props,
-                    format!("AuthorizationType CUSTOM names the Cognito authorizer {aid}"),
-                )),
-                Err(why) => Ok(refuse(id_node, &aloc, why)),
-            }
-        }
-        other => Err(tloc.problem(props, format!("unknown AuthorizationType `{other}`"))),
-    }
+    access::of(src, props, loc, key, &REST, authorizer)
 }
 
 /// An `AWS::ApiGateway::Authorizer`: a Cognito one, or why it cannot be carried over.
